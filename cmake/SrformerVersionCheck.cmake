@@ -1,0 +1,40 @@
+# include/srformer/version.hpp is hand-written so the headers work straight
+# from the source tree (FetchContent, add_subdirectory, -I include). Fail the
+# configure when it disagrees with project(VERSION) so the two cannot drift.
+set(_srformer_version_header "${CMAKE_CURRENT_SOURCE_DIR}/include/srformer/version.hpp")
+file(STRINGS "${_srformer_version_header}" _srformer_version_lines
+     REGEX "^#define SRFORMER_VERSION_(MAJOR|MINOR|PATCH|STRING) ")
+set(_srformer_header_version_parts)
+foreach(_part MAJOR MINOR PATCH)
+  set(_value "")
+  foreach(_line IN LISTS _srformer_version_lines)
+    if(_line MATCHES "^#define SRFORMER_VERSION_${_part} +([0-9]+)$")
+      set(_value "${CMAKE_MATCH_1}")
+    endif()
+  endforeach()
+  if(_value STREQUAL "")
+    message(FATAL_ERROR "${_srformer_version_header}: no '#define SRFORMER_VERSION_${_part} <number>' line")
+  endif()
+  list(APPEND _srformer_header_version_parts "${_value}")
+endforeach()
+list(JOIN _srformer_header_version_parts "." _srformer_header_version)
+set(_srformer_header_string "")
+foreach(_line IN LISTS _srformer_version_lines)
+  if(_line MATCHES "^#define SRFORMER_VERSION_STRING +\"([^\"]*)\"$")
+    set(_srformer_header_string "${CMAKE_MATCH_1}")
+  endif()
+endforeach()
+if(NOT _srformer_header_version STREQUAL PROJECT_VERSION
+   OR NOT _srformer_header_string STREQUAL PROJECT_VERSION)
+  message(FATAL_ERROR
+    "${_srformer_version_header} says ${_srformer_header_version} (string \"${_srformer_header_string}\") "
+    "but CMakeLists.txt project(VERSION) is ${PROJECT_VERSION}; update one of them.")
+endif()
+unset(_srformer_version_header)
+unset(_srformer_version_lines)
+unset(_srformer_header_version_parts)
+unset(_srformer_header_version)
+unset(_srformer_header_string)
+unset(_part)
+unset(_value)
+unset(_line)
