@@ -44,6 +44,8 @@ class EncodedBatch final : public EncodedInput {
   EncodedBatch& operator=(const EncodedBatch&) = delete;
 
   const attention::FlopCounter& preparation_flops() const { return flops_; }
+  /// The cross-attention policy's memory of decoder layer `layer` (e.g. SRformer's KᵀV products).
+  const typename Policy::Memory& cross_memory(Index layer) const { return memory_.at(static_cast<std::size_t>(layer)); }
 
  private:
   template <class>
@@ -99,6 +101,19 @@ class EncoderDecoder {
     for (const auto& layer : weights_->decoder_layers)
       parameters_.push_back(
           Policy::load_parameters(*weights_->checkpoint, layer.cross_attention_prefix, c.head_dim, options_));
+  }
+
+  /// With ready cross-attention parameters, one per decoder layer: for weights that
+  /// do not come from a checkpoint (benchmarks, synthesised models).
+  EncoderDecoder(std::shared_ptr<const ModelWeights> weights, const attention::CrossAttentionOptions& options,
+                 std::vector<typename Policy::Parameters> parameters)
+      : weights_(std::move(weights)), options_(options), policy_(make_policy(options)),
+        parameters_(std::move(parameters)) {
+    if (!weights_) throw InputError("EncoderDecoder: no weights");
+    if (parameters_.size() != weights_->decoder_layers.size())
+      throw InputError("EncoderDecoder: got " + std::to_string(parameters_.size()) +
+                       " cross-attention parameter sets for " + std::to_string(weights_->decoder_layers.size()) +
+                       " decoder layers");
   }
 
   const ModelConfig& config() const { return weights_->config; }

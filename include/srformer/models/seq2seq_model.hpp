@@ -8,6 +8,8 @@
 
 #include "srformer/attention/full_cross_attention.hpp"
 #include "srformer/attention/options.hpp"
+#include "srformer/attention/segmented_cross_attention.hpp"
+#include "srformer/attention/srformer_cross_attention.hpp"
 #include "srformer/generation/decoder_session.hpp"
 #include "srformer/models/encoder_decoder.hpp"
 #include "srformer/models/load.hpp"
@@ -158,8 +160,10 @@ inline std::shared_ptr<const Seq2SeqModel> make_model(std::shared_ptr<const Mode
   switch (options.kind) {
     case attention::AttentionKind::Full:
       return std::make_shared<detail::PolicyModel<attention::FullCrossAttention>>(std::move(weights), options);
-    default:
-      break;
+    case attention::AttentionKind::Segmented:
+      return std::make_shared<detail::PolicyModel<attention::SegmentedCrossAttention>>(std::move(weights), options);
+    case attention::AttentionKind::Srformer:
+      return std::make_shared<detail::PolicyModel<attention::SrformerCrossAttention>>(std::move(weights), options);
   }
   throw OptionError(std::string("cross-attention kind '") + attention::to_string(options.kind) +
                     "' not available in this build");
