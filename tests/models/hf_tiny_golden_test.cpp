@@ -15,6 +15,19 @@ namespace {
 using testing::expect_close;
 using Model = EncoderDecoder<attention::FullCrossAttention>;
 
+/// Full cross-attention that also hands its weights to the test, as HF's
+/// output_attentions does (one entry per call: per layer, per batch row).
+struct RecordingFullCrossAttention : attention::FullCrossAttention {
+  static inline std::vector<RowMatrix>* sink = nullptr;
+  void attend(const Parameters& params, const Memory& memory, State& state, Index memory_row,
+              const Eigen::Ref<const RowMatrix>& queries, Index first_position, attention::QueryMode mode,
+              Eigen::Ref<RowMatrix> out, attention::FlopCounter* flops = nullptr) const {
+    RowMatrix probabilities;
+    attend_traced(params, memory, state, memory_row, queries, first_position, mode, out, flops, &probabilities);
+    if (sink) sink->push_back(std::move(probabilities));
+  }
+};
+
 constexpr double kTolerance = 1e-4;        // against HF
 using testing::cache_tolerance;
 
@@ -77,8 +90,38 @@ TEST_P(HfTinyGolden, SingleUnpaddedSequenceMatchesHuggingFace) {
   expect_close(logits, golden.tensor("single.logits"), kTolerance, "single.logits");
 }
 
+// Only the BART goldens record cross_attentions.
+class HfTinyBartGolden : public HfTinyGolden {};
+
+TEST_P(HfTinyBartGolden, CrossAttentionProbabilitiesMatchHuggingFace) {
+  const auto golden = io::Checkpoint::open(folder() / "golden.safetensors");
+  const EncoderDecoder<RecordingFullCrossAttention> model(load_model_weights(folder()), {});
+  const Index B = golden.info("input_ids").shape[0], S = golden.info("input_ids").shape[1];
+  const auto batch = TokenBatch::from_ids(B, S, testing::to_tokens(golden.int64_tensor("input_ids")),
+                                          testing::to_mask(golden.int64_tensor("attention_mask")));
+  const auto encoded = model.encode(batch);
+  const auto dec_ids = testing::to_tokens(golden.int64_tensor("decoder_input_ids"));
+  const Index T = golden.info("decoder_input_ids").shape[1];
+  std::vector<RowMatrix> calls;
+  RecordingFullCrossAttention::sink = &calls;
+  auto state = model.start(*encoded, {0, 1});
+  RowMatrix logits;
+  model.decode(*encoded, state, dec_ids, T, attention::QueryMode::Incremental, logits, true);
+  RecordingFullCrossAttention::sink = nullptr;
+  const Index layers = model.config().decoder_layers, heads = model.config().decoder_heads;
+  ASSERT_EQ(static_cast<Index>(calls.size()), layers * B);
+  for (Index l = 0; l < layers; ++l) {
+    // HF layout [B, heads, T, S]; ours per (layer, row): [heads * T, S].
+    RowMatrix ours(B * heads * T, S);
+    for (Index b = 0; b < B; ++b) ours.middleRows(b * heads * T, heads * T) = calls[static_cast<std::size_t>(l * B + b)];
+    expect_close(ours, golden.tensor("cross_attentions." + std::to_string(l)), kTolerance,
+                 "cross_attentions." + std::to_string(l));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, HfTinyGolden,
                          ::testing::Values("t5_tiny", "t5v11_tiny", "bart_tiny", "bart_tiny_scaled"));
+INSTANTIATE_TEST_SUITE_P(Models, HfTinyBartGolden, ::testing::Values("bart_tiny", "bart_tiny_scaled"));
 
 }  // namespace
 }  // namespace srformer

@@ -6,7 +6,7 @@
 #include "srformer/attention/cross_attention.hpp"
 #include "srformer/attention/options.hpp"
 #include "srformer/io/checkpoint.hpp"
-#include "srformer/attention/softmax.hpp"
+#include "srformer/attention/multi_head_attention.hpp"
 
 namespace srformer::attention {
 
@@ -32,25 +32,28 @@ class FullCrossAttention {
   State initial_state(const Parameters&, const Memory&) const { return {}; }
 
   /// queries: [n, heads*head_dim] for one hypothesis bound to encoder row `memory_row`.
-  void attend(const Parameters&, const Memory& memory, State&, Index memory_row,
-              const Eigen::Ref<const RowMatrix>& queries, Index /*first_position*/,
-              QueryMode /*mode*/, Eigen::Ref<RowMatrix> out, FlopCounter* flops = nullptr) const {
+  void attend(const Parameters& params, const Memory& memory, State& state, Index memory_row,
+              const Eigen::Ref<const RowMatrix>& queries, Index first_position, QueryMode mode,
+              Eigen::Ref<RowMatrix> out, FlopCounter* flops = nullptr) const {
+    attend_traced(params, memory, state, memory_row, queries, first_position, mode, out, flops, nullptr);
+  }
+
+  /// As attend(); when `probabilities` is given it receives the attention weights,
+  /// [heads * n, length] (row h*n + i: head h, query i), as HF's cross_attentions.
+  void attend_traced(const Parameters&, const Memory& memory, State&, Index memory_row,
+                     const Eigen::Ref<const RowMatrix>& queries, Index /*first_position*/, QueryMode /*mode*/,
+                     Eigen::Ref<RowMatrix> out, FlopCounter* flops, RowMatrix* probabilities) const {
     const EncoderSide& side = memory.side;
     const Index n = queries.rows();
-    const Index dh = side.head_dim;
-    const auto keys = side.keys_of(memory_row);
-    const auto values = side.values_of(memory_row);
-    const std::uint8_t* mask = side.mask_of(memory_row);
-    RowMatrix scores(n, side.length);
-    for (Index h = 0; h < side.heads; ++h) {
-      scores.noalias() = queries.middleCols(h * dh, dh) * keys.middleCols(h * dh, dh).transpose();
-      for (Index k = 0; k < side.length; ++k)
-        if (!mask[k]) scores.col(k).array() += side.mask_bias;
-      softmax_rows(scores);
-      out.middleCols(h * dh, dh).noalias() = scores * values.middleCols(h * dh, dh);
-    }
+    AttentionExtras extras;
+    extras.key_mask = side.mask_of(memory_row);
+    extras.mask_bias = side.mask_bias;
+    // Reused per thread: no allocation per decoding step once warm.
+    thread_local RowMatrix scores;
+    multi_head_attention(queries, side.keys_of(memory_row), side.values_of(memory_row), side.heads, side.head_dim,
+                         extras, out, scores, probabilities);
     if (flops) {
-      const auto work = static_cast<std::uint64_t>(n * side.length * dh * side.heads);
+      const auto work = static_cast<std::uint64_t>(n * side.length * side.head_dim * side.heads);
       flops->scores += work;
       flops->weighted_sum += work;
     }

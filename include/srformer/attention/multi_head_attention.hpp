@@ -26,13 +26,16 @@ struct AttentionExtras {
   float scale = 1.0f;
 };
 
-/// out[n, heads*dh] = softmax(scale·q kᵀ + extras) v, head by head.
+/// out[n, heads*dh] = softmax(scale·q kᵀ + extras) v, head by head. When
+/// `probabilities` is given it receives the weights, [heads * n, m].
 inline void multi_head_attention(const Eigen::Ref<const RowMatrix>& q, const Eigen::Ref<const RowMatrix>& k,
                                  const Eigen::Ref<const RowMatrix>& v, Index heads, Index head_dim,
-                                 const AttentionExtras& extras, Eigen::Ref<RowMatrix> out, RowMatrix& scores) {
+                                 const AttentionExtras& extras, Eigen::Ref<RowMatrix> out, RowMatrix& scores,
+                                 RowMatrix* probabilities = nullptr) {
   const Index n = q.rows();
   const Index m = k.rows();
   scores.resize(n, m);
+  if (probabilities) probabilities->resize(heads * n, m);
   for (Index h = 0; h < heads; ++h) {
     scores.noalias() = q.middleCols(h * head_dim, head_dim) * k.middleCols(h * head_dim, head_dim).transpose();
     if (extras.scale != 1.0f) scores *= extras.scale;
@@ -48,6 +51,7 @@ inline void multi_head_attention(const Eigen::Ref<const RowMatrix>& q, const Eig
         if (visible < m) scores.row(i).tail(m - visible).setConstant(-std::numeric_limits<float>::infinity());
       }
     softmax_rows(scores);
+    if (probabilities) probabilities->middleRows(h * n, n) = scores;
     out.middleCols(h * head_dim, head_dim).noalias() = scores * v.middleCols(h * head_dim, head_dim);
   }
 }
