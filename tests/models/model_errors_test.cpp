@@ -23,8 +23,11 @@ class ModelFolderCopy {
                                          "_" + std::to_string(counter()++));
     fs::remove_all(path_);
     fs::create_directories(path_);
+    // Only what a model folder needs; goldens and sub-folders stay behind.
     for (const auto& entry : fs::directory_iterator(source))
-      if (entry.path().filename() != "golden.safetensors") fs::copy_file(entry.path(), path_ / entry.path().filename());
+      if (entry.is_regular_file() && entry.path().filename() != "golden.safetensors" &&
+          entry.path().filename().string().rfind("module_calls", 0) != 0)
+        fs::copy_file(entry.path(), path_ / entry.path().filename());
   }
   ~ModelFolderCopy() { fs::remove_all(path_); }
   const fs::path& path() const { return path_; }
@@ -171,6 +174,52 @@ TEST_F(InputErrors, EmptyBatchAndEmptySequence) {
 TEST_F(InputErrors, SessionBoundToMissingEncoderRow) {
   const auto encoded = t5_->encode(TokenBatch::from_sequences({{5, 6, 1}}, 0));
   EXPECT_THAT(message_of<InputError>([&] { t5_->start_decoding(encoded, {0, 1}); }), HasSubstr("encoder row 1"));
+}
+
+}  // namespace
+}  // namespace srformer
+
+namespace srformer {
+namespace {
+
+TEST(CrossAttentionFromConfig, FolderPicksPolicyWithoutRecompiling) {
+  // The authors' checkpoint: their split_size, full attention until asked otherwise.
+  const auto official = cross_attention_options_from_config(testing::data_dir() / "srformer-official" / "bart");
+  EXPECT_EQ(official.segment_size, 16);
+  EXPECT_EQ(official.kind, attention::AttentionKind::Full);
+  EXPECT_EQ(official.flavor, attention::ModelFlavor::Bart);
+
+  ModelFolderCopy folder(testing::data_dir() / "srformer-official" / "t5");
+  folder.edit_config([](nlohmann::json& j) {
+    j["cross_attention"] = {{"kind", "srformer"}, {"segment_size", 32}, {"gen_len", 16}, {"semantics", "causal"}};
+  });
+  const auto options = cross_attention_options_from_config(folder.path());
+  EXPECT_EQ(options.kind, attention::AttentionKind::Srformer);
+  EXPECT_EQ(options.segment_size, 32);
+  EXPECT_EQ(options.gen_len, 16);
+  EXPECT_EQ(options.semantics, attention::Semantics::Causal);
+  const auto model = load_model(folder.path(), options);
+  EXPECT_EQ(model->attention_options().kind, attention::AttentionKind::Srformer);
+
+  folder.edit_config([](nlohmann::json& j) { j["cross_attention"] = {{"kind", "sparse"}}; });
+  EXPECT_THAT(message_of<OptionError>([&] { cross_attention_options_from_config(folder.path()); }),
+              HasSubstr("'sparse'"));
+  folder.edit_config([](nlohmann::json& j) { j["cross_attention"] = {{"segment_size", 0}}; });
+  EXPECT_THAT(message_of<OptionError>([&] { cross_attention_options_from_config(folder.path()); }),
+              HasSubstr("segment size"));
+}
+
+TEST(CrossAttentionFromConfig, SrformerWithoutRafParametersIsRefusedByName) {
+  auto options = attention::defaults_for(attention::ModelFlavor::T5);
+  options.kind = attention::AttentionKind::Srformer;
+  const auto message = message_of<ConfigError>([&] { load_model(testing::data_dir() / "hf-tiny" / "t5_tiny", options); });
+  EXPECT_THAT(message, HasSubstr("SNN_kv.weight"));
+  EXPECT_THAT(message, HasSubstr("allow_fresh_raf_parameters"));
+  options.allow_fresh_raf_parameters = true;
+  EXPECT_NO_THROW(load_model(testing::data_dir() / "hf-tiny" / "t5_tiny", options));
+  options.kind = attention::AttentionKind::Segmented;
+  options.allow_fresh_raf_parameters = false;
+  EXPECT_NO_THROW(load_model(testing::data_dir() / "hf-tiny" / "t5_tiny", options));
 }
 
 }  // namespace
