@@ -32,5 +32,7 @@
 #include "srformer/generation/options_loading.hpp"
 #include "srformer/generation/search.hpp"
 
+#include "srformer/pipeline/summarizer.hpp"
+
 #include "srformer/tokenizers/load_tokenizer.hpp"
 #include "srformer/tokenizers/tokenizer.hpp"

@@ -1,0 +1,305 @@
+#pragma once
+// Text in, summary out: a HuggingFace model folder (config.json, safetensors,
+// spiece.model / tokenizer.json / vocab.json + merges.txt, generation_config.json)
+// becomes a Summarizer that tokenizes documents, encodes them once as one padded
+// batch, runs greedy / beam / sampled generation and decodes the ids to text.
+//
+// The model and tokenizer are immutable after loading and every call keeps its
+// state (batch, encoder output, decoder session) local, so one Summarizer may
+// serve concurrent calls from several threads.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "srformer/attention/flop_counter.hpp"
+#include "srformer/attention/options.hpp"
+#include "srformer/core/error.hpp"
+#include "srformer/generation/options.hpp"
+#include "srformer/generation/options_loading.hpp"
+#include "srformer/generation/search.hpp"
+#include "srformer/models/config.hpp"
+#include "srformer/models/load.hpp"
+#include "srformer/models/seq2seq_model.hpp"
+#include "srformer/models/token_batch.hpp"
+#include "srformer/tokenizers/detail/utf8.hpp"
+#include "srformer/tokenizers/load_tokenizer.hpp"
+#include "srformer/tokenizers/tokenizer.hpp"
+
+namespace srformer {
+
+/// Load-time settings of a Summarizer.
+struct SummarizerOptions {
+  /// Cross-attention of the loaded model. Unset: full attention with the authors'
+  /// defaults for the checkpoint's family (attention::defaults_for).
+  std::optional<attention::CrossAttentionOptions> attention;
+  /// config.json task_specific_params entry whose generation settings and prefix
+  /// are applied on top of generation_config.json ("" for none).
+  std::string task = "summarization";
+  /// Longest model input in tokens, special tokens included; longer documents are
+  /// cut (their final </s> kept). Unset: tokenizer_config.json's model_max_length
+  /// when it is a real limit, else 512 for T5 and max_position_embeddings for BART.
+  std::optional<Index> max_input_tokens;
+};
+
+/// One document's summary.
+struct Summary {
+  std::string text;
+  /// Ids as generate() returns them: the decoder start token first, then the
+  /// generated tokens (ending with eos unless the length limit was hit); no padding.
+  std::vector<TokenId> ids;
+  /// Beam search: HF's sequences_score (sum of log-probs / generated_len^length_penalty).
+  /// Not set for greedy and sampling, where HF returns no score either.
+  std::optional<float> score;
+  /// Model input length (prefix, document and special tokens, after truncation).
+  Index input_tokens = 0;
+  /// Whether the document was cut to the model's input limit.
+  bool input_truncated = false;
+  /// Generated tokens after the start token, eos included.
+  Index output_tokens = 0;
+};
+
+/// What one summarize() call cost. Documents of one call are processed as one
+/// batch, so times and multiply-adds are per call, not per document.
+struct SummaryStats {
+  Index documents = 0;
+  Index input_tokens = 0;   ///< sum over documents (padding excluded)
+  Index output_tokens = 0;  ///< sum over documents of Summary::output_tokens
+  double tokenize_seconds = 0.0;
+  double encode_seconds = 0.0;
+  double decode_seconds = 0.0;  ///< generation: every decoder step and the search itself
+  /// Cross-attention multiply-adds of the decoder, by term.
+  attention::FlopCounter cross_attention_flops;
+
+  double output_tokens_per_second() const {
+    return decode_seconds > 0.0 ? static_cast<double>(output_tokens) / decode_seconds : 0.0;
+  }
+  SummaryStats& operator+=(const SummaryStats& other) {
+    documents += other.documents;
+    input_tokens += other.input_tokens;
+    output_tokens += other.output_tokens;
+    tokenize_seconds += other.tokenize_seconds;
+    encode_seconds += other.encode_seconds;
+    decode_seconds += other.decode_seconds;
+    cross_attention_flops += other.cross_attention_flops;
+    return *this;
+  }
+};
+
+/// Summaries of a batch of documents, in input order, and what the call cost.
+struct SummaryBatch {
+  std::vector<Summary> summaries;
+  SummaryStats stats;
+};
+
+namespace detail {
+
+/// tokenizer_config.json's model_max_length when it is a real limit (HF writes a
+/// huge sentinel, int(1e30), when there is none); nullopt otherwise.
+inline std::optional<Index> tokenizer_model_max_length(const std::filesystem::path& folder) {
+  const auto path = folder / "tokenizer_config.json";
+  if (!std::filesystem::is_regular_file(path)) return std::nullopt;
+  const nlohmann::json config = read_json_file(path);
+  if (!config.is_object()) return std::nullopt;
+  const auto it = config.find("model_max_length");
+  if (it == config.end() || !it->is_number()) return std::nullopt;
+  const double value = it->get<double>();
+  if (!(value >= 2.0 && value <= 1e7)) return std::nullopt;
+  return static_cast<Index>(value);
+}
+
+inline Index default_max_input_tokens(const ModelConfig& config) {
+  if (config.family == ModelFamily::Bart && config.max_position_embeddings > 0) return config.max_position_embeddings;
+  return 512;  // T5's relative positions set no hard limit; 512 is what it was trained with
+}
+
+inline bool is_blank(const std::string& text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  });
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace detail
+
+class Summarizer {
+ public:
+  /// Loads model, tokenizer and generation defaults from a HuggingFace folder.
+  explicit Summarizer(const std::filesystem::path& model_folder, const SummarizerOptions& options = {}) {
+    const ModelConfig config = load_model_config(model_folder);
+    const attention::CrossAttentionOptions attention_options = options.attention.value_or(
+        attention::defaults_for(config.family == ModelFamily::T5 ? attention::ModelFlavor::T5
+                                                                 : attention::ModelFlavor::Bart));
+    model_ = load_model(model_folder, attention_options);
+    tokenizer_ = load_tokenizer(model_folder);
+    defaults_ = load_generation_options(model_folder.string(), options.task);
+    fill_missing_special_tokens(defaults_, model_->config());
+    max_input_tokens_ = options.max_input_tokens
+                            ? *options.max_input_tokens
+                            : detail::tokenizer_model_max_length(model_folder).value_or(
+                                  detail::default_max_input_tokens(model_->config()));
+    check();
+  }
+
+  /// From parts already loaded (e.g. one model shared by several summarizers).
+  Summarizer(std::shared_ptr<const Seq2SeqModel> model, std::shared_ptr<const Tokenizer> tokenizer,
+             GenerationOptions defaults, Index max_input_tokens)
+      : model_(std::move(model)),
+        tokenizer_(std::move(tokenizer)),
+        defaults_(std::move(defaults)),
+        max_input_tokens_(max_input_tokens) {
+    if (!model_) throw InputError("Summarizer: no model");
+    if (!tokenizer_) throw InputError("Summarizer: no tokenizer");
+    fill_missing_special_tokens(defaults_, model_->config());
+    check();
+  }
+
+  /// The folder's generation defaults; copy, change and pass to summarize() to
+  /// override them for one call.
+  const GenerationOptions& default_options() const { return defaults_; }
+  const Seq2SeqModel& model() const { return *model_; }
+  std::shared_ptr<const Seq2SeqModel> shared_model() const { return model_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  Index max_input_tokens() const { return max_input_tokens_; }
+
+  /// Model input ids of one document: options.prefix + document, tokenized and cut
+  /// to max_input_tokens() (the final </s> kept). `index` names the document in errors.
+  std::vector<TokenId> input_ids(const std::string& document, const GenerationOptions& options,
+                                 std::size_t index = 0) const {
+    return tokenize(document, options, index).ids;
+  }
+
+  Summary summarize(const std::string& document) const { return summarize(document, defaults_); }
+  Summary summarize(const std::string& document, const GenerationOptions& options) const {
+    return std::move(summarize(std::vector<std::string>{document}, options).summaries.front());
+  }
+
+  SummaryBatch summarize(const std::vector<std::string>& documents) const { return summarize(documents, defaults_); }
+
+  /// summarize({"first", "second"}): without these a braced list of two string
+  /// literals would also fit std::string's (first, last) constructor.
+  SummaryBatch summarize(std::initializer_list<std::string> documents) const {
+    return summarize(std::vector<std::string>(documents), defaults_);
+  }
+  SummaryBatch summarize(std::initializer_list<std::string> documents, const GenerationOptions& options) const {
+    return summarize(std::vector<std::string>(documents), options);
+  }
+
+  /// Summarizes `documents` as one batch (padded to the longest input).
+  SummaryBatch summarize(const std::vector<std::string>& documents, const GenerationOptions& options) const {
+    using Clock = std::chrono::steady_clock;
+    options.validate();
+    if (options.num_return_sequences != 1)
+      throw OptionError("generation option num_return_sequences = " + std::to_string(options.num_return_sequences) +
+                        " is invalid here: a Summarizer returns one summary per document");
+    if (documents.empty()) throw InputError("summarize: no documents given");
+
+    SummaryBatch out;
+    SummaryStats& stats = out.stats;
+    stats.documents = static_cast<Index>(documents.size());
+    out.summaries.resize(documents.size());
+
+    auto start = Clock::now();
+    std::vector<std::vector<TokenId>> inputs(documents.size());
+    for (std::size_t i = 0; i < documents.size(); ++i) {
+      TokenizedInput input = tokenize(documents[i], options, i);
+      Summary& summary = out.summaries[i];
+      summary.input_tokens = static_cast<Index>(input.ids.size());
+      summary.input_truncated = input.truncated;
+      stats.input_tokens += summary.input_tokens;
+      inputs[i] = std::move(input.ids);
+    }
+    stats.tokenize_seconds = detail::seconds_since(start);
+
+    start = Clock::now();
+    const auto encoded = model_->encode(TokenBatch::from_sequences(inputs, model_->config().pad_token_id));
+    stats.encode_seconds = detail::seconds_since(start);
+
+    start = Clock::now();
+    const Index batch = static_cast<Index>(documents.size());
+    const Index beams = options.num_beams;
+    std::vector<Index> memory_rows(static_cast<std::size_t>(batch * beams));
+    for (std::size_t r = 0; r < memory_rows.size(); ++r) memory_rows[r] = static_cast<Index>(r) / beams;
+    const auto session = model_->start_decoding(encoded, std::move(memory_rows), options.resolved_max_length());
+    const GenerationResult result = generate(*session, batch, options);
+    stats.decode_seconds = detail::seconds_since(start);
+    stats.cross_attention_flops = model_->cross_attention_flops(*session);
+
+    for (Index i = 0; i < batch; ++i) {
+      Summary& summary = out.summaries[static_cast<std::size_t>(i)];
+      summary.ids = result.unpadded(i);
+      summary.output_tokens = result.generated_lengths[static_cast<std::size_t>(i)];
+      if (!result.sequences_scores.empty()) summary.score = result.sequences_scores[static_cast<std::size_t>(i)];
+      // The start token is dropped explicitly: with T5 it is <pad>, which decode()
+      // skips anyway, but a BART start token (</s>) must not leak into the text
+      // when special tokens are kept.
+      const std::vector<TokenId> generated(summary.ids.begin() + 1, summary.ids.end());
+      summary.text = tokenizer_->decode(generated, /*skip_special_tokens=*/true);
+      stats.output_tokens += summary.output_tokens;
+    }
+    return out;
+  }
+
+ private:
+  struct TokenizedInput {
+    std::vector<TokenId> ids;
+    bool truncated = false;
+  };
+
+  /// Tokenizes once and cuts like Tokenizer::encode(text, max_length) does: the
+  /// first ids, then the suffix (T5/BART: the final </s>).
+  TokenizedInput tokenize(const std::string& document, const GenerationOptions& options, std::size_t index) const {
+    const std::string where = "document " + std::to_string(index);
+    if (detail::is_blank(document)) throw InputError(where + " is empty");
+    TokenizedInput input;
+    try {
+      tokenizers::detail::require_valid_utf8(document);  // offsets relative to the document, not the prefix
+      input.ids = tokenizer_->encode(options.prefix + document);
+    } catch (const TokenizerError& e) {
+      throw TokenizerError(where + ": " + e.what());
+    }
+    if (static_cast<Index>(input.ids.size()) > max_input_tokens_) {
+      const std::vector<TokenId>& suffix = tokenizer_->suffix_ids();
+      input.ids.resize(static_cast<std::size_t>(max_input_tokens_) - suffix.size());
+      input.ids.insert(input.ids.end(), suffix.begin(), suffix.end());
+      input.truncated = true;
+    }
+    return input;
+  }
+
+  /// generation_config.json may omit ids that config.json has (older checkpoints).
+  static void fill_missing_special_tokens(GenerationOptions& options, const ModelConfig& config) {
+    if (!options.decoder_start_token_id && config.decoder_start_token_id >= 0)
+      options.decoder_start_token_id = config.decoder_start_token_id;
+    if (options.eos_token_ids.empty() && config.eos_token_id >= 0) options.eos_token_ids = {config.eos_token_id};
+    if (!options.pad_token_id && config.pad_token_id >= 0) options.pad_token_id = config.pad_token_id;
+  }
+
+  void check() const {
+    if (tokenizer_->vocab_size() > model_->config().vocab_size)
+      throw ConfigError("tokenizer has " + std::to_string(tokenizer_->vocab_size()) + " ids but the model (" +
+                        model_->config().source + ") only " + std::to_string(model_->config().vocab_size));
+    const Index framing = static_cast<Index>(tokenizer_->prefix_ids().size() + tokenizer_->suffix_ids().size());
+    if (max_input_tokens_ <= framing)
+      throw OptionError("max input tokens " + std::to_string(max_input_tokens_) + " leaves no room for text after the " +
+                        std::to_string(framing) + " special tokens");
+  }
+
+  std::shared_ptr<const Seq2SeqModel> model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  GenerationOptions defaults_;
+  Index max_input_tokens_ = 512;
+};
+
+}  // namespace srformer
