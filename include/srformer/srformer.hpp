@@ -14,6 +14,11 @@
 #include "srformer/io/json.hpp"
 #include "srformer/io/safetensors.hpp"
 
+#include "srformer/kernels/attention.hpp"
+#include "srformer/kernels/dispatch.hpp"
+#include "srformer/kernels/matmul.hpp"
+#include "srformer/kernels/raf_step.hpp"
+#include "srformer/kernels/softmax.hpp"
 #include "srformer/attention/flops.hpp"
 #include "srformer/attention/full_cross_attention.hpp"
 #include "srformer/attention/options.hpp"

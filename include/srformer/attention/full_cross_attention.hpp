@@ -1,12 +1,16 @@
 #pragma once
 // Standard cross-attention: every query sees every encoder position,
-// softmax(q Kᵀ + mask bias) V per head.
+// softmax(q Kᵀ + mask bias) V per head. The work is done by kernels::attend
+// (AVX2+FMA where the CPU has it), which reads K and V once per call.
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "srformer/attention/cross_attention.hpp"
+#include "srformer/attention/detail/segment_memory.hpp"
 #include "srformer/attention/options.hpp"
 #include "srformer/io/checkpoint.hpp"
-#include "srformer/attention/multi_head_attention.hpp"
+#include "srformer/kernels/attention.hpp"
 
 namespace srformer::attention {
 
@@ -15,6 +19,10 @@ class FullCrossAttention {
   struct Parameters {};
   struct Memory {
     EncoderSide side;
+    /// Per encoder position ([batch*length]): 0 for a real token, side.mask_bias for padding.
+    std::vector<float> key_bias;
+    /// Per batch row: 1 when it has padding (rows without skip the bias).
+    std::vector<std::uint8_t> padded;
   };
   struct State {};
 
@@ -26,7 +34,17 @@ class FullCrossAttention {
   }
 
   Memory prepare(const Parameters&, const EncoderSide& side, FlopCounter* = nullptr) const {
-    return Memory{side};
+    detail::check_encoder_side(side, name());
+    Memory memory;
+    memory.side = side;
+    memory.key_bias.assign(side.mask->size(), 0.0f);
+    memory.padded.assign(static_cast<std::size_t>(side.batch), 0);
+    for (std::size_t k = 0; k < side.mask->size(); ++k)
+      if (!(*side.mask)[k]) {
+        memory.key_bias[k] = side.mask_bias;
+        memory.padded[k / static_cast<std::size_t>(side.length)] = 1;
+      }
+    return memory;
   }
 
   State initial_state(const Parameters&, const Memory&) const { return {}; }
@@ -44,14 +62,16 @@ class FullCrossAttention {
                      const Eigen::Ref<const RowMatrix>& queries, Index /*first_position*/, QueryMode /*mode*/,
                      Eigen::Ref<RowMatrix> out, FlopCounter* flops, RowMatrix* probabilities) const {
     const EncoderSide& side = memory.side;
+    if (memory_row < 0 || memory_row >= side.batch)
+      throw InputError(std::string(name()) + " cross-attention: encoder row " + std::to_string(memory_row) +
+                       " is outside the batch of " + std::to_string(side.batch));
     const Index n = queries.rows();
-    AttentionExtras extras;
-    extras.key_mask = side.mask_of(memory_row);
-    extras.mask_bias = side.mask_bias;
-    // Reused per thread: no allocation per decoding step once warm.
-    thread_local RowMatrix scores;
-    multi_head_attention(queries, side.keys_of(memory_row), side.values_of(memory_row), side.heads, side.head_dim,
-                         extras, out, scores, probabilities);
+    kernels::AttendExtras extras;
+    if (memory.padded[static_cast<std::size_t>(memory_row)])
+      extras.key_bias = memory.key_bias.data() + memory_row * side.length;
+    if (probabilities) probabilities->resize(side.heads * n, side.length);
+    kernels::attend(queries, side.keys_of(memory_row), side.values_of(memory_row), side.heads, side.head_dim, extras,
+                    out, probabilities ? probabilities->data() : nullptr);
     if (flops) {
       const auto work = static_cast<std::uint64_t>(n * side.length * side.head_dim * side.heads);
       flops->scores += work;

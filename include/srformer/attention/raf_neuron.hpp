@@ -17,6 +17,7 @@
 #include "srformer/attention/cross_attention.hpp"
 #include "srformer/core/error.hpp"
 #include "srformer/core/tensor.hpp"
+#include "srformer/kernels/raf_step.hpp"
 
 namespace srformer::attention {
 
@@ -50,7 +51,7 @@ class RafNeuron {
 
   /// One step. `input`, `membrane` and `output` have the same shape [r, d]; r may
   /// stack several heads' d×d blocks (W is shared, so one product serves them all).
-  /// No allocation: the product is accumulated straight into the membrane.
+  /// kernels::raf_step does the work (AVX2+FMA where the CPU has it); no allocation once warm.
   static void step(const RafParameters& params, const Eigen::Ref<const RowMatrix>& input,
                    Eigen::Ref<RowMatrix> membrane, Eigen::Ref<RowMatrix> output) {
     const Index d = params.dim();
@@ -60,22 +61,7 @@ class RafNeuron {
                        "], membrane [" + std::to_string(membrane.rows()) + ", " + std::to_string(membrane.cols()) +
                        "] and output [" + std::to_string(output.rows()) + ", " + std::to_string(output.cols()) +
                        "] do not match the neuron's dimension " + std::to_string(d));
-    membrane *= params.leak;
-    membrane.noalias() += input * params.weight.transpose();
-    const float theta = params.threshold;
-    for (Index a = 0; a < membrane.rows(); ++a) {
-      float* u = &membrane(a, 0);
-      float* r = &output(a, 0);
-      for (Index c = 0; c < d; ++c) {
-        const float z = u[c] / theta - 1.0f;
-        if (z > 0.0f) {
-          u[c] -= theta;
-          r[c] = z;
-        } else {
-          r[c] = 0.0f;
-        }
-      }
-    }
+    kernels::raf_step(input, params.weight, params.leak, params.threshold, membrane, output);
   }
 };
 

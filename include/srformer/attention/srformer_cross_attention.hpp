@@ -39,6 +39,8 @@
 #include "srformer/attention/raf_neuron.hpp"
 #include "srformer/attention/segments.hpp"
 #include "srformer/io/checkpoint.hpp"
+#include "srformer/kernels/attention.hpp"
+#include "srformer/kernels/matmul.hpp"
 
 namespace srformer::attention {
 
@@ -69,10 +71,12 @@ class SrformerCrossAttention {
       return raf_inputs[static_cast<std::size_t>(row)].middleRows(segment * block, block);
     }
     /// Norms that divide the recurrent term of head h at segment j.
-    auto norms(Index row, Index segment, Index head) const {
+    auto norms(Index row, Index segment, Index head) const { return norms_of_heads(row, segment).row(head); }
+    /// The norms of all heads at segment j: [H, d].
+    detail::ConstRowsBlock norms_of_heads(Index row, Index segment) const {
       const RowMatrix& table = key_norms[static_cast<std::size_t>(row)];
-      const Index index = segments.semantics == Semantics::Paper ? head : segment * segments.heads() + head;
-      return table.row(index);
+      const Index first = segments.semantics == Semantics::Paper ? 0 : segment * segments.heads();
+      return table.middleRows(first, segments.heads());
     }
   };
 
@@ -196,8 +200,9 @@ class SrformerCrossAttention {
       return;
     }
 
-    // The authors' training forward keeps R in a local variable.
-    RowMatrix training_output;
+    // The authors' training forward keeps R in a local variable (per thread, so that
+    // repeated calls reuse its storage).
+    thread_local RowMatrix training_output;
     RowMatrix* output = &state.output;
     if (mode == QueryMode::PaperTraining) {
       training_output = state.output;
@@ -293,8 +298,8 @@ class SrformerCrossAttention {
       for (Index j = 0; j < m; ++j) {
         const SegmentRange range = segment_range(j, s, S);
         auto product = inputs.middleRows((j * H + h) * d, d);
-        product.noalias() = K.middleRows(range.begin, range.size()).transpose() *
-                            V.middleRows(range.begin, range.size());
+        kernels::transposed_matmul(K.middleRows(range.begin, range.size()), V.middleRows(range.begin, range.size()),
+                                   product);
         kv += product;
       }
       if (bart) kv = kv.cwiseMax(-2.0f).cwiseMin(2.0f);
@@ -338,8 +343,8 @@ class SrformerCrossAttention {
       for (Index j = 0; j < m; ++j) {
         if (j > 0) {
           const SegmentRange previous = segment_range(j - 1, s, N);
-          sum.noalias() += K.middleRows(previous.begin, previous.size()).transpose() *
-                           V.middleRows(previous.begin, previous.size());
+          kernels::transposed_matmul(K.middleRows(previous.begin, previous.size()),
+                                     V.middleRows(previous.begin, previous.size()), sum, /*accumulate=*/true);
         }
         auto input = inputs.middleRows((j * H + h) * d, d);
         if (bart)
@@ -366,17 +371,8 @@ class SrformerCrossAttention {
     // Causal: before the first boundary R is exactly zero, so the term is skipped.
     if (segments.semantics == Semantics::Causal && state.segment <= 0) return;
     const Index n = queries.rows(), H = segments.heads(), d = segments.head_dim();
-    MatrixMap recurrent = detail::thread_scratch().matrix(detail::kRecurrentSlot, n, d);
-    for (Index h = 0; h < H; ++h) {
-      recurrent.noalias() = queries.middleCols(h * d, d) * output.middleRows(h * d, d);
-      const auto norms = memory.norms(row, scoring.segment, h);
-      auto target = out.middleCols(h * d, d);
-      for (Index c = 0; c < d; ++c) {
-        const float norm = norms(c);
-        // A key column that is zero everywhere has nothing to normalise: its term is 0, not NaN.
-        if (norm > 0.0f) target.col(c) += recurrent.col(c) / norm;
-      }
-    }
+    // A key column that is zero everywhere (norm 0) has nothing to normalise: its term is 0, not NaN.
+    kernels::add_normalised_recurrent(queries, output, memory.norms_of_heads(row, scoring.segment), H, d, out);
     if (flops) flops->recurrent += static_cast<std::uint64_t>(n * H * d * d);
   }
 };

@@ -1,7 +1,7 @@
 #pragma once
 // Internals shared by the segmented and SRformer policies: the per-layer view of
-// the encoder side cut into segments, a grow-only scratch arena, and the kernel
-// that computes softmax(q K_jᵀ + b) V_j for a block of queries.
+// the encoder side cut into segments, a grow-only scratch arena, and
+// softmax(q K_jᵀ + b) V_j for a block of queries (computed by kernels::attend).
 #include <array>
 #include <cstdint>
 #include <string>
@@ -14,6 +14,7 @@
 #include "srformer/attention/softmax.hpp"
 #include "srformer/core/error.hpp"
 #include "srformer/core/tensor.hpp"
+#include "srformer/kernels/attention.hpp"
 
 namespace srformer::attention::detail {
 
@@ -37,7 +38,7 @@ inline ScratchArena& thread_scratch() {
   return arena;
 }
 
-enum ScratchSlot : std::size_t { kScoresSlot = 0, kBiasSlot = 1, kRecurrentSlot = 2, kPrepareSlot = 3 };
+enum ScratchSlot : std::size_t { kBiasSlot = 0, kPrepareSlot = 1 };
 
 using ConstRowsBlock = Eigen::Block<const RowMatrix, Eigen::Dynamic, Eigen::Dynamic, true>;
 
@@ -173,10 +174,9 @@ inline void attend_segment(const SegmentMemory& memory, Index row, const Eigen::
     out.setZero();
     return;
   }
-  ScratchArena& scratch = thread_scratch();
-  // The additive bias is the same for every head, so build it once.
+  // The additive bias is the same for every head and query, so build it once.
   const bool masked = paper && scoring.mask_segment >= 0;
-  MatrixMap bias = scratch.matrix(kBiasSlot, 1, masked ? width : 0);
+  MatrixMap bias = thread_scratch().matrix(kBiasSlot, 1, masked ? width : 0);
   if (masked) {
     const std::uint8_t* mask = memory.side.mask_of(row);
     const Index first = scoring.mask_segment * s;
@@ -186,17 +186,11 @@ inline void attend_segment(const SegmentMemory& memory, Index row, const Eigen::
       bias(0, k) = (position < length && !mask[position]) ? memory.side.mask_bias : 0.0f;
     }
   }
-  const auto keys = memory.keys(row).middleRows(range.begin, real_rows);
-  const auto values = memory.values(row).middleRows(range.begin, real_rows);
-  MatrixMap scores = scratch.matrix(kScoresSlot, n, width);
-  for (Index h = 0; h < memory.heads(); ++h) {
-    scores.leftCols(real_rows).noalias() =
-        queries.middleCols(h * dh, dh) * keys.middleCols(h * dh, dh).transpose();
-    if (zero_rows > 0) scores.rightCols(zero_rows).setZero();
-    if (masked) scores.rowwise() += bias.row(0);
-    softmax_rows(scores);
-    out.middleCols(h * dh, dh).noalias() = scores.leftCols(real_rows) * values.middleCols(h * dh, dh);
-  }
+  kernels::AttendExtras extras;
+  extras.key_bias = masked ? bias.data() : nullptr;
+  extras.zero_keys = zero_rows;  // score 0 (plus their mask slice), value 0
+  kernels::attend(queries, memory.keys(row).middleRows(range.begin, real_rows),
+                  memory.values(row).middleRows(range.begin, real_rows), memory.heads(), dh, extras, out);
   if (flops) {
     const auto work = static_cast<std::uint64_t>(n * real_rows * dh * memory.heads());
     flops->scores += work;
@@ -208,18 +202,19 @@ inline void attend_segment(const SegmentMemory& memory, Index row, const Eigen::
 inline void check_attend_call(const SegmentMemory& memory, Index row, const Eigen::Ref<const RowMatrix>& queries,
                               Index first_position, QueryMode mode, const Eigen::Ref<RowMatrix>& out,
                               const char* policy) {
-  const std::string who = std::string(policy) + " cross-attention: ";
+  // Messages are built only on error: this runs on every decoding step.
+  const auto who = [policy] { return std::string(policy) + " cross-attention: "; };
   if (row < 0 || row >= memory.side.batch)
-    throw InputError(who + "encoder row " + std::to_string(row) + " is outside the batch of " +
+    throw InputError(who() + "encoder row " + std::to_string(row) + " is outside the batch of " +
                      std::to_string(memory.side.batch));
   const Index width = memory.heads() * memory.head_dim();
   if (queries.cols() != width || out.cols() != width || out.rows() != queries.rows())
-    throw InputError(who + "queries [" + std::to_string(queries.rows()) + ", " + std::to_string(queries.cols()) +
+    throw InputError(who() + "queries [" + std::to_string(queries.rows()) + ", " + std::to_string(queries.cols()) +
                      "] and output [" + std::to_string(out.rows()) + ", " + std::to_string(out.cols()) +
                      "] must both be [n, heads*head_dim = " + std::to_string(width) + "]");
-  if (first_position < 0) throw InputError(who + "negative decoder position " + std::to_string(first_position));
+  if (first_position < 0) throw InputError(who() + "negative decoder position " + std::to_string(first_position));
   if (memory.semantics == Semantics::Causal && mode != QueryMode::Incremental)
-    throw OptionError(who + "the paper query modes (training / eval-at-t forward) exist only with paper "
+    throw OptionError(who() + "the paper query modes (training / eval-at-t forward) exist only with paper "
                       "semantics; causal semantics needs QueryMode::Incremental");
 }
 
