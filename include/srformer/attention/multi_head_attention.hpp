@@ -7,6 +7,7 @@
 
 #include "srformer/attention/softmax.hpp"
 #include "srformer/core/tensor.hpp"
+#include "srformer/nn/linear.hpp"
 
 namespace srformer::attention {
 
@@ -52,7 +53,9 @@ inline void multi_head_attention(const Eigen::Ref<const RowMatrix>& q, const Eig
       }
     softmax_rows(scores);
     if (probabilities) probabilities->middleRows(h * n, n) = scores;
-    out.middleCols(h * head_dim, head_dim).noalias() = scores * v.middleCols(h * head_dim, head_dim);
+    // Over the keys in fixed chunks: the same bits for any Eigen thread count (see nn/linear.hpp).
+    nn::detail::product_in_depth_chunks(scores, v.middleCols(h * head_dim, head_dim),
+                                        out.middleCols(h * head_dim, head_dim), false);
   }
 }
 

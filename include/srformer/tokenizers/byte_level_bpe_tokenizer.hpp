@@ -58,6 +58,12 @@ class ByteLevelBpeTokenizer : public Tokenizer {
     finish(vocab_what);
   }
 
+  /// The same from two path strings. Without it, (std::string, std::string) converts
+  /// the first string to a JSON value and picks the (tokenizer.json, name) constructor,
+  /// which then fails with a misleading "missing \"model\"".
+  ByteLevelBpeTokenizer(const std::string& vocab_json, const std::string& merges_txt)
+      : ByteLevelBpeTokenizer(std::filesystem::path(vocab_json), std::filesystem::path(merges_txt)) {}
+
   /// A HuggingFace tokenizer.json with a BPE model and a ByteLevel pre-tokenizer.
   explicit ByteLevelBpeTokenizer(const std::filesystem::path& tokenizer_json)
       : ByteLevelBpeTokenizer(tokenizers::detail::read_json_file(tokenizer_json), tokenizer_json.string()) {}

@@ -1,0 +1,21 @@
+# ctest helper: runs FUZZER once on every file under the '|'-separated folders in
+# INPUTS (missing folders are skipped) and fails if any input fails.
+string(REPLACE "|" ";" folders "${INPUTS}")
+set(files)
+foreach(folder IN LISTS folders)
+  if(IS_DIRECTORY "${folder}")
+    file(GLOB_RECURSE found LIST_DIRECTORIES false "${folder}/*")
+    list(APPEND files ${found})
+  endif()
+endforeach()
+list(FILTER files EXCLUDE REGEX "/README[^/]*$")
+list(LENGTH files count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "no inputs under ${INPUTS} (build the fuzz_seed_corpora target first)")
+endif()
+# libFuzzer runs each file given on the command line once.
+execute_process(COMMAND "${FUZZER}" -runs=1 ${files} RESULT_VARIABLE status)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "${FUZZER} failed (${status}) on one of ${count} inputs")
+endif()
+message(STATUS "${count} inputs replayed")
