@@ -30,8 +30,10 @@ stage() { echo "== ci-reliability [$(( $(date +%s) - start ))s]: $*"; }
 
 # clang and its sanitizer/libFuzzer runtimes (not needed by the normal build, so
 # cmake/setup-debian.sh does not install them).
+# Ninja builds the listed targets in parallel (CMake's Makefiles build them one after another).
 need=()
 command -v clang++ >/dev/null 2>&1 || need+=(clang)
+command -v ninja >/dev/null 2>&1 || need+=(ninja-build)
 compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null || need+=(libclang-rt-14-dev)
 if ((${#need[@]} > 0)); then
   stage "installing ${need[*]}"
@@ -42,7 +44,7 @@ if ((${#need[@]} > 0)); then
 fi
 
 stage "configure $build (clang, address,undefined, fuzzers)"
-CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
+CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DSRFORMER_SANITIZE=address,undefined -DSRFORMER_BUILD_FUZZERS=ON \
   -DSRFORMER_BUILD_BENCHMARKS=OFF -DSRFORMER_BUILD_EXAMPLES=OFF -DSRFORMER_INSTALL=OFF >/dev/null
 
