@@ -4,9 +4,10 @@
 // fresh RAF parameters) cross-attention, on 1 and 2 threads.
 //
 // Every configuration runs in its own child process, so that its peak resident
-// memory (getrusage ru_maxrss) is its own. Threads are set with Eigen::setNbThreads;
-// Eigen only parallelises matrix-matrix products, and only when compiled with
-// OpenMP (the benchmark targets are, see bench/CMakeLists.txt).
+// memory (getrusage ru_maxrss) is its own. Threads are set with
+// kernels::set_num_threads (the model's products: srformer/kernels/gemm.hpp) and
+// Eigen::setNbThreads (what still goes through Eigen); both parallelise only when
+// compiled with OpenMP (the benchmark targets are, see bench/CMakeLists.txt).
 //
 //   end_to_end [--input N] [--output L] [--repetitions R]
 //              [--attention full,segmented,srformer] [--threads 1,2]
@@ -29,6 +30,7 @@
 #include "attention_fixture.hpp"
 #include "machine_limits.hpp"
 #include "random_t5.hpp"
+#include "srformer/kernels/gemm.hpp"
 #include "srformer/models/encoder_decoder.hpp"
 
 namespace srformer::bench {
@@ -48,6 +50,7 @@ struct Settings {
 struct Result {
   int ok = 0;
   int eigen_threads = 0;
+  int kernel_threads = 0;
   double encode_seconds = 0, decode_seconds = 0;  // wall time of the best run (lowest total)
   double encode_cpu = 0, decode_cpu = 0;          // CPU time of all threads in that run
   double encode_macs = 0;        // encoder, cross K/V projections and the policy's prepare()
@@ -143,6 +146,8 @@ Result run_child(const Settings& settings, const std::string& kind, int threads)
   try {
     Eigen::setNbThreads(threads);
     result.eigen_threads = Eigen::nbThreads();
+    kernels::set_num_threads(threads);
+    result.kernel_threads = kernels::num_threads();
     const auto weights = make_random_t5();
     result.weights_rss_mib = peak_resident_mib();
     CrossAttentionOptions options = attention::defaults_for(attention::ModelFlavor::T5);
@@ -231,8 +236,8 @@ int run(const Settings& settings) {
   std::printf("t5-small-shaped random model, greedy: %lld tokens in, %lld out (EOS ignored), batch 1, float32, "
               "best of %d; each row in a fresh process.\n\n",
               static_cast<long long>(settings.input), static_cast<long long>(settings.output), settings.repetitions);
-  std::printf("%-10s %3s %4s | %8s %8s %8s | %7s %7s | %7s %8s | %10s %6s | %8s %6s | %9s %8s %8s\n",
-              "attention", "thr", "eig", "encode s", "decode s", "total s", "enc cpu", "dec cpu", "tok/s", "ms/token", "enc GFLOP/s", "%peak", "dec GB/s", "%bw",
+  std::printf("%-10s %3s %4s %4s | %8s %8s %8s | %7s %7s | %7s %8s | %10s %6s | %8s %6s | %9s %8s %8s\n",
+              "attention", "thr", "eig", "krn", "encode s", "decode s", "total s", "enc cpu", "dec cpu", "tok/s", "ms/token", "enc GFLOP/s", "%peak", "dec GB/s", "%bw",
               "cross GMAC", "peak MiB", "wts MiB");
   int failures = 0;
   for (const Row& row : rows) {
@@ -247,14 +252,14 @@ int run(const Settings& settings) {
     const double output = static_cast<double>(settings.output);
     const double encode_gflops = 2.0 * r.encode_macs / r.encode_seconds * 1e-9;
     const double decode_gbps = r.decode_bytes_per_step * output / r.decode_seconds * 1e-9;
-    std::printf("%-10s %3d %4d | %8.3f %8.3f %8.3f | %7.3f %7.3f | %7.1f %8.2f | %10.1f %5.0f%% | %8.1f %5.0f%% | %9.3f %8.0f %8.0f%s\n",
-                row.kind.c_str(), row.threads, r.eigen_threads, r.encode_seconds, r.decode_seconds, total,
+    std::printf("%-10s %3d %4d %4d | %8.3f %8.3f %8.3f | %7.3f %7.3f | %7.1f %8.2f | %10.1f %5.0f%% | %8.1f %5.0f%% | %9.3f %8.0f %8.0f%s\n",
+                row.kind.c_str(), row.threads, r.eigen_threads, r.kernel_threads, r.encode_seconds, r.decode_seconds, total,
                 r.encode_cpu, r.decode_cpu, output / total, r.decode_seconds / output * 1e3, encode_gflops,
                 100.0 * encode_gflops / limits.fma_gflops[limit_index], decode_gbps,
                 100.0 * decode_gbps / limits.read_gbps[limit_index], r.cross_macs * 1e-9, r.peak_rss_mib,
                 r.weights_rss_mib, r.finite ? "" : "  (non-finite logits!)");
   }
-  std::printf("\ntok/s = output tokens / (encode + decode). Times are wall-clock; enc/dec cpu = CPU time of all threads (on 1 thread, cpu well below wall means other processes held the core). eig = Eigen::nbThreads() in the run. %%peak: of the "
+  std::printf("\ntok/s = output tokens / (encode + decode). Times are wall-clock; enc/dec cpu = CPU time of all threads (on 1 thread, cpu well below wall means other processes held the core). eig = Eigen::nbThreads(), krn = kernels::num_threads() in the run. %%peak: of the "
               "measured %s peak at that thread count. %%bw: of the measured read bandwidth; decode bytes = decoder "
               "weights + LM head + caches + cross-attention operands per step. wts MiB = peak RSS once the random "
               "weights exist.\n",

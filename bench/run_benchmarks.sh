@@ -6,6 +6,10 @@ set -euo pipefail
 bin="${1:?usage: run_benchmarks.sh <bench binary folder>}"
 results="$bin/results"
 mkdir -p "$results"
+# OpenMP threads sleep instead of spinning between the many short parallel products of a
+# decoding step: with libgomp's default spinning, a thread that lost its core to another
+# process stalls every product (decode 3 s -> 50 s seen on a loaded 2-core machine).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
 {
   date -u '+%Y-%m-%d %H:%M:%S UTC'

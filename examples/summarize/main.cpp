@@ -24,6 +24,7 @@
 
 #include <unistd.h>
 
+#include "srformer/kernels/gemm.hpp"
 #include "srformer/pipeline/summarizer.hpp"
 #include "srformer/version.hpp"
 
@@ -373,9 +374,10 @@ void add_flags(CLI::App& app, Flags& flags) {
 
   // Run.
   app.add_option("--threads", flags.threads,
-                 std::string("Threads for Eigen's matrix products. More threads only pay off for large "
-                             "models on idle cores") +
-                     (kEigenHasOpenMP ? "" : ". NOTE: this build has no OpenMP, so Eigen runs single-threaded "
+                 std::string("Threads for the matrix products (srformer's kernels and Eigen; results are the same "
+                             "for any count). More threads only pay off for large models on idle cores; on a shared "
+                             "machine also set OMP_WAIT_POLICY=passive") +
+                     (kEigenHasOpenMP ? "" : ". NOTE: this build has no OpenMP, so the products run single-threaded "
                                              "and this flag has no effect"))
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
@@ -394,7 +396,7 @@ int run(int argc, char** argv) {
                          "The bundled demo model is tiny and only knows dialogues, paper abstracts and\n"
                          "Debian package descriptions: use --model with t5-small, flan-t5 or\n"
                          "bart-large-cnn for real summaries.\n"
-                         "Eigen multithreading (OpenMP): ") +
+                         "Multithreading (OpenMP): ") +
              (kEigenHasOpenMP ? "enabled in this build." : "NOT enabled in this build (--threads has no effect).") +
              "\nExit status: 0 success, 1 error, 2 bad command line.");
   Flags flags;
@@ -409,6 +411,7 @@ int run(int argc, char** argv) {
     // One thread unless asked: OpenMP's default (every core) is slower for small
     // models and on a shared machine.
     Eigen::setNbThreads(flags.threads);
+    srformer::kernels::set_num_threads(flags.threads);
     if (!kEigenHasOpenMP && flags.threads > 1)
       std::fprintf(stderr, "summarize: note: this build has no OpenMP; --threads %d has no effect\n", flags.threads);
     const srformer::Summarizer summarizer = load_summarizer(flags, app);

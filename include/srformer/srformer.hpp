@@ -16,6 +16,7 @@
 
 #include "srformer/kernels/attention.hpp"
 #include "srformer/kernels/dispatch.hpp"
+#include "srformer/kernels/gemm.hpp"
 #include "srformer/kernels/matmul.hpp"
 #include "srformer/kernels/raf_step.hpp"
 #include "srformer/kernels/softmax.hpp"

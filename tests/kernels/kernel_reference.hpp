@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -138,5 +140,22 @@ inline std::vector<Isa> all_isas() { return {Isa::Scalar, Isa::Avx2}; }
 inline std::string isa_test_name(const ::testing::TestParamInfo<Isa>& info) {
   return info.param == Isa::Avx2 ? "Avx2" : "Scalar";
 }
+
+/// A test run once per instruction set (skipped where the CPU lacks it), with that set
+/// forced for its duration; report() prints a measured error.
+class IsaTest : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (!isa_supported(GetParam())) GTEST_SKIP() << "this CPU lacks " << to_string(GetParam());
+    isa_.emplace(GetParam());
+  }
+  void TearDown() override { isa_.reset(); }
+  void report(const char* what, double worst) {
+    std::printf("[ %s ] %s: max relative error %.3g\n", to_string(GetParam()), what, worst);
+  }
+
+ private:
+  std::optional<ScopedIsa> isa_;
+};
 
 }  // namespace srformer::kernels::testing

@@ -42,20 +42,7 @@ struct Strided {
   auto view() { return storage.block(1, 3, storage.rows() - 2, storage.cols() - 5); }
 };
 
-class KernelsTest : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!isa_supported(GetParam())) GTEST_SKIP() << "this CPU lacks " << to_string(GetParam());
-    isa_.emplace(GetParam());
-  }
-  void TearDown() override { isa_.reset(); }
-  void report(const char* what, double worst) {
-    std::printf("[ %s ] %s: max relative error %.3g\n", to_string(GetParam()), what, worst);
-  }
-
- private:
-  std::optional<ScopedIsa> isa_;
-};
+using KernelsTest = testing::IsaTest;
 
 enum class Mask { None, Padding, Bart };
 

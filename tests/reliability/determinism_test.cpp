@@ -1,6 +1,6 @@
 // Results do not change between runs: the same input gives bit-identical logits,
 // ids and beam scores twice in one process, in a second process (other heap
-// addresses, ASLR), and with Eigen using 1 or 2 threads for its matrix products.
+// addresses, ASLR), and with Eigen or the GEMM kernels using 1 or 2 threads.
 // The Eigen check needs OpenMP (tests/CMakeLists.txt links it into this test when
 // found, except under ThreadSanitizer, which cannot see inside the OpenMP runtime).
 #include <gtest/gtest.h>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "reliability_support.hpp"
+#include "srformer/kernels/gemm.hpp"
 #include "srformer/models/seq2seq_model.hpp"
 #include "srformer/pipeline/summarizer.hpp"
 
@@ -114,6 +115,24 @@ TEST(Determinism, OneAndTwoEigenThreadsGiveTheSameBits) {
   ASSERT_EQ(Eigen::nbThreads(), 2);
   const std::string two = fingerprint_of_a_run();
   Eigen::setNbThreads(saved);
+  EXPECT_EQ(one, two);
+#endif
+}
+
+// The model's products (srformer/kernels/gemm.hpp) split over output blocks only, with a
+// fixed depth blocking: 1 and 2 kernel threads must give the same bits.
+TEST(Determinism, OneAndTwoKernelThreadsGiveTheSameBits) {
+#ifndef _OPENMP
+  GTEST_SKIP() << "built without OpenMP: kernels::set_num_threads has no effect, so there is nothing to compare";
+#else
+  const int saved = kernels::num_threads();
+  kernels::set_num_threads(1);
+  ASSERT_EQ(kernels::num_threads(), 1);
+  const std::string one = fingerprint_of_a_run();
+  kernels::set_num_threads(2);
+  ASSERT_EQ(kernels::num_threads(), 2);
+  const std::string two = fingerprint_of_a_run();
+  kernels::set_num_threads(saved);
   EXPECT_EQ(one, two);
 #endif
 }

@@ -8,6 +8,7 @@
 #include "srformer/core/tensor.hpp"
 #include "srformer/kernels/detail/avx2.hpp"
 #include "srformer/kernels/detail/portable.hpp"
+#include "srformer/kernels/detail/shape_check.hpp"
 #include "srformer/kernels/dispatch.hpp"
 
 namespace srformer::kernels {
@@ -23,20 +24,12 @@ inline void gemm(Index M, Index N, Index K, const float* a, Index a_rs, Index a_
   portable::gemm(M, N, K, a, a_rs, a_cs, b, b_rs, c, c_rs, accumulate);
 }
 
-inline void check_product(const char* what, Index a_rows, Index a_cols, Index b_rows, Index b_cols, Index c_rows,
-                          Index c_cols) {
-  if (a_cols == b_rows && c_rows == a_rows && c_cols == b_cols) return;
-  throw InputError(std::string("kernels::") + what + ": operands [" + std::to_string(a_rows) + ", " +
-                   std::to_string(a_cols) + "] and [" + std::to_string(b_rows) + ", " + std::to_string(b_cols) +
-                   "] do not give the output's [" + std::to_string(c_rows) + ", " + std::to_string(c_cols) + "]");
-}
-
 }  // namespace detail
 
 /// c = a·b, or c += a·b when `accumulate` (each element of a·b is summed first, then added).
 inline void matmul(const Eigen::Ref<const RowMatrix>& a, const Eigen::Ref<const RowMatrix>& b, Eigen::Ref<RowMatrix> c,
                    bool accumulate = false) {
-  detail::check_product("matmul", a.rows(), a.cols(), b.rows(), b.cols(), c.rows(), c.cols());
+  detail::check_shapes("matmul", a.rows(), a.cols(), b.rows(), b.cols(), c.rows(), c.cols());
   detail::gemm(a.rows(), b.cols(), a.cols(), a.data(), a.outerStride(), 1, b.data(), b.outerStride(), c.data(),
                c.outerStride(), accumulate);
 }
@@ -45,7 +38,7 @@ inline void matmul(const Eigen::Ref<const RowMatrix>& a, const Eigen::Ref<const 
 /// the head's columns of a segment's keys and values ([s, d] each), c [d, d].
 inline void transposed_matmul(const Eigen::Ref<const RowMatrix>& a, const Eigen::Ref<const RowMatrix>& b,
                               Eigen::Ref<RowMatrix> c, bool accumulate = false) {
-  detail::check_product("transposed_matmul", a.cols(), a.rows(), b.rows(), b.cols(), c.rows(), c.cols());
+  detail::check_shapes("transposed_matmul", a.cols(), a.rows(), b.rows(), b.cols(), c.rows(), c.cols());
   detail::gemm(a.cols(), b.cols(), a.rows(), a.data(), 1, a.outerStride(), b.data(), b.outerStride(), c.data(),
                c.outerStride(), accumulate);
 }

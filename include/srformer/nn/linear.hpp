@@ -1,35 +1,14 @@
 #pragma once
 // y = x Wᵀ (+ b), with W stored [out_features, in_features] as PyTorch does.
-#include <algorithm>
+// The product is kernels::gemm_transposed: AVX2+FMA where the CPU has it, threads under
+// OpenMP, the same bits for any thread count (see srformer/kernels/gemm.hpp).
+#include <string>
 
+#include "srformer/core/error.hpp"
 #include "srformer/core/tensor.hpp"
+#include "srformer/kernels/gemm.hpp"
 
 namespace srformer::nn {
-
-namespace detail {
-
-/// Deepest product handed to Eigen in one call. When Eigen parallelises a product
-/// (OpenMP builds), it picks its depth blocking from the thread count (at most 320
-/// with several threads, ~500 with one), so deeper products summed in a different
-/// order and gave results that changed with Eigen::setNbThreads. Products no deeper
-/// than this are one block for any thread count: bit-identical results.
-constexpr Index kMaxProductDepth = 256;
-
-/// out = a·b (or out += a·b), the depth cut into fixed chunks of kMaxProductDepth.
-template <class A, class B, class Out>
-void product_in_depth_chunks(const A& a, const B& b, Out&& out, bool accumulate) {
-  const Index depth = a.cols();
-  if (depth == 0 && !accumulate) out.setZero();
-  for (Index start = 0; start < depth; start += kMaxProductDepth) {
-    const Index size = std::min(kMaxProductDepth, depth - start);
-    if (start == 0 && !accumulate)
-      out.noalias() = a.middleCols(start, size) * b.middleRows(start, size);
-    else
-      out.noalias() += a.middleCols(start, size) * b.middleRows(start, size);
-  }
-}
-
-}  // namespace detail
 
 struct Linear {
   FloatTensor weight;  // [out, in]
@@ -41,16 +20,27 @@ struct Linear {
   /// Writes x Wᵀ + b into y (y is resized).
   template <class In>
   void forward(const Eigen::MatrixBase<In>& x, RowMatrix& y) const {
-    y.resize(x.rows(), out_features());
-    detail::product_in_depth_chunks(x, weight.matrix().transpose(), y, false);
+    const Eigen::Ref<const RowMatrix> input(x.derived());
+    check_input(input.cols());
+    y.resize(input.rows(), out_features());
+    kernels::gemm_transposed(input, weight.matrix(), y);
     if (!bias.empty()) y.rowwise() += bias.vector();
   }
 
   /// y += x Wᵀ + b: the residual connection fused into the product.
   template <class In>
   void forward_add(const Eigen::MatrixBase<In>& x, RowMatrix& y) const {
-    detail::product_in_depth_chunks(x, weight.matrix().transpose(), y, true);
+    const Eigen::Ref<const RowMatrix> input(x.derived());
+    check_input(input.cols());
+    kernels::gemm_transposed(input, weight.matrix(), y, true);
     if (!bias.empty()) y.rowwise() += bias.vector();
+  }
+
+ private:
+  void check_input(Index features) const {
+    if (features != in_features())
+      throw InputError("linear '" + weight.name() + "': input has " + std::to_string(features) +
+                       " features, the weight expects " + std::to_string(in_features()));
   }
 };
 
