@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include "reliability_support.hpp"
+#include "srformer/generation/options_loading.hpp"
 #include "srformer/generation/search.hpp"
+#include "srformer/io/json.hpp"
+#include "srformer/models/config.hpp"
 #include "srformer/models/seq2seq_model.hpp"
 #include "srformer/tokenizers/byte_level_bpe_tokenizer.hpp"
 
@@ -57,6 +60,49 @@ TEST(FuzzRegressions, BeamSearchWithEveryCandidateBanned) {
     if (generated == 0) EXPECT_LE(result.sequences_scores[static_cast<std::size_t>(r)], -1e8f);
     else EXPECT_EQ(row[1], 404) << "the forced first token";
   }
+}
+
+// config_fuzzer, 10^6-execution run: "d_ff": 379999999999999999999999999999 is a JSON
+// float, and nlohmann's get<long>() casts it (undefined behaviour, UBSan report). Every
+// integer setting now goes through io::json_number_as, which refuses what the type
+// cannot hold exactly. (Input: tests/fuzz/regressions/config_fuzzer/.)
+TEST(FuzzRegressions, IntegerSettingOutOfRangeIsAConfigError) {
+  const auto config = nlohmann::json::parse(
+      read_file(testing::data_dir() / ".." / "fuzz" / "regressions" / "config_fuzzer" /
+                "d_ff-float-out-of-int64-range.json"));
+  EXPECT_THAT([&] { (void)parse_model_config(config, "config.json"); },
+              ::testing::ThrowsMessage<ConfigError>(::testing::HasSubstr(
+                  "config.json: key 'd_ff' is not a value its type can hold (3.8e+29)")));
+  nlohmann::json huge = config;
+  huge["d_ff"] = 18446744073709551615ull;  // unsigned, above int64
+  EXPECT_THROW((void)parse_model_config(huge, "config.json"), ConfigError);
+  nlohmann::json fractional = config;
+  fractional["d_ff"] = 64.5;
+  EXPECT_THROW((void)parse_model_config(fractional, "config.json"), ConfigError);
+  nlohmann::json integral_float = config;
+  integral_float["d_ff"] = 64.0;  // what Python may write for an int: accepted
+  EXPECT_EQ(parse_model_config(integral_float, "config.json").encoder_ffn_dim, 64);
+
+  GenerationOptions options;
+  EXPECT_THROW(apply_generation_settings(options, nlohmann::json{{"max_length", 1e300}}, "config.json"), ConfigError);
+  EXPECT_THROW(apply_generation_settings(options, nlohmann::json{{"num_beams", 9223372036854775808ull}},
+                                         "config.json"),
+               ConfigError);
+}
+
+TEST(FuzzRegressions, JsonNumberConversionIsChecked) {
+  using io::json_number_as;
+  EXPECT_EQ(json_number_as<std::int32_t>(nlohmann::json(2147483647)), 2147483647);
+  EXPECT_FALSE(json_number_as<std::int32_t>(nlohmann::json(2147483648ll)));
+  EXPECT_FALSE(json_number_as<std::int32_t>(nlohmann::json(2147483648.0)));
+  EXPECT_EQ(json_number_as<std::int32_t>(nlohmann::json(-2147483648.0)), -2147483647 - 1);
+  EXPECT_FALSE(json_number_as<std::int64_t>(nlohmann::json(9223372036854775808.0)));
+  EXPECT_EQ(json_number_as<std::int64_t>(nlohmann::json(-9223372036854775807ll - 1)), -9223372036854775807ll - 1);
+  EXPECT_FALSE(json_number_as<std::uint32_t>(nlohmann::json(-1)));
+  EXPECT_FALSE(json_number_as<std::int64_t>(nlohmann::json(std::nan(""))));
+  EXPECT_FALSE(json_number_as<float>(nlohmann::json(1e300)));
+  EXPECT_EQ(json_number_as<float>(nlohmann::json(0.5)), 0.5f);
+  EXPECT_FALSE(json_number_as<int>(nlohmann::json("7")));
 }
 
 }  // namespace

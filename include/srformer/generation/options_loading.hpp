@@ -16,10 +16,12 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <optional>
 #include <string>
 
 #include "srformer/core/error.hpp"
 #include "srformer/generation/options.hpp"
+#include "srformer/io/json.hpp"
 
 namespace srformer {
 
@@ -43,13 +45,15 @@ inline nlohmann::json read_json_file(const std::filesystem::path& path) {
 }
 
 inline std::int64_t json_integer(const std::string& source, const std::string& key, const nlohmann::json& v) {
-  if (!v.is_number_integer()) throw_bad_field(source, key, v, "an integer");
-  return v.get<std::int64_t>();
+  const std::optional<std::int64_t> number = v.is_number_integer() ? io::json_number_as<std::int64_t>(v) : std::nullopt;
+  if (!number) throw_bad_field(source, key, v, "an integer");
+  return *number;
 }
 
 inline double json_number(const std::string& source, const std::string& key, const nlohmann::json& v) {
-  if (!v.is_number()) throw_bad_field(source, key, v, "a number");
-  return v.get<double>();
+  const std::optional<double> number = io::json_number_as<double>(v);
+  if (!number) throw_bad_field(source, key, v, "a finite number");
+  return *number;
 }
 
 inline bool json_bool(const std::string& source, const std::string& key, const nlohmann::json& v) {

@@ -4,12 +4,15 @@
 // than guessed.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
 #include "srformer/core/error.hpp"
 #include "srformer/core/tensor.hpp"
+#include "srformer/io/json.hpp"
 #include "srformer/nn/activation.hpp"
 
 namespace srformer {
@@ -60,10 +63,18 @@ template <class T>
 T config_value(const nlohmann::json& json, const char* key, const std::string& source) {
   if (!json.contains(key) || json.at(key).is_null())
     throw ConfigError(source + ": missing required key '" + key + "'");
-  try {
-    return json.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw ConfigError(source + ": key '" + key + "' has the wrong type (" + json.at(key).dump() + ")");
+  const nlohmann::json& value = json.at(key);
+  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    if (const std::optional<T> number = io::json_number_as<T>(value)) return *number;
+    throw ConfigError(source + ": key '" + key + "' " +
+                      (value.is_number() ? "is not a value its type can hold" : "has the wrong type") + " (" +
+                      value.dump() + ")");
+  } else {
+    try {
+      return value.get<T>();
+    } catch (const nlohmann::json::exception&) {
+      throw ConfigError(source + ": key '" + key + "' has the wrong type (" + value.dump() + ")");
+    }
   }
 }
 

@@ -15,6 +15,7 @@
 // setting, honoured when loading a tokenizer.json).
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,6 +25,7 @@
 #include "srformer/tokenizers/detail/added_vocabulary.hpp"
 #include "srformer/tokenizers/detail/bpe_model.hpp"
 #include "srformer/tokenizers/detail/byte_level.hpp"
+#include "srformer/io/json.hpp"
 #include "srformer/tokenizers/detail/hf_json.hpp"
 #include "srformer/tokenizers/detail/utf8.hpp"
 #include "srformer/tokenizers/tokenizer.hpp"
@@ -171,9 +173,13 @@ class ByteLevelBpeTokenizer : public Tokenizer {
     std::unordered_map<std::string, TokenId> vocab;
     vocab.reserve(json.size());
     for (auto it = json.begin(); it != json.end(); ++it) {
+      const std::optional<TokenId> id =
+          it.value().is_number_integer() ? io::json_number_as<TokenId>(it.value()) : std::nullopt;
       if (!it.value().is_number_integer())
         throw FormatError(what + ": the id of token '" + it.key() + "' is not an integer");
-      vocab.emplace(it.key(), it.value().get<TokenId>());
+      if (!id || *id < 0)
+        throw FormatError(what + ": the id of token '" + it.key() + "' is outside [0, 2^31): " + it.value().dump());
+      vocab.emplace(it.key(), *id);
     }
     return vocab;
   }

@@ -11,7 +11,9 @@
 #include <functional>
 #include <memory>
 #include <sstream>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +21,7 @@
 
 #include "srformer/core/error.hpp"
 #include "srformer/generation/decoder_session.hpp"
+#include "srformer/io/json.hpp"
 #include "srformer/tokenizers/detail/added_vocabulary.hpp"
 #include "srformer/tokenizers/detail/precompiled_charsmap.hpp"
 #include "srformer/tokenizers/detail/unicode.hpp"
@@ -49,10 +52,16 @@ inline Json read_json_file(const std::filesystem::path& file) {
 template <typename T>
 T json_get(const Json& json, const char* key, const std::string& what) {
   if (!json.is_object() || !json.contains(key)) throw FormatError(what + ": missing \"" + key + "\"");
-  try {
-    return json.at(key).get<T>();
-  } catch (const Json::exception& e) {
-    throw FormatError(what + ": \"" + key + "\" has the wrong type (" + e.what() + ")");
+  const Json& value = json.at(key);
+  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    if (const std::optional<T> number = io::json_number_as<T>(value)) return *number;
+    throw FormatError(what + ": \"" + key + "\" is not a number in range (" + value.dump() + ")");
+  } else {
+    try {
+      return value.get<T>();
+    } catch (const Json::exception& e) {
+      throw FormatError(what + ": \"" + key + "\" has the wrong type (" + e.what() + ")");
+    }
   }
 }
 
