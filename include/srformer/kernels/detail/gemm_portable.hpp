@@ -4,6 +4,7 @@
 // NEON on AArch64). Same contracts as the AVX2 twins in gemm_avx2.hpp.
 #include "srformer/core/tensor.hpp"
 #include "srformer/kernels/detail/gemm_plan.hpp"
+#include "srformer/kernels/detail/portable.hpp"
 
 namespace srformer::kernels::detail::portable_gemm {
 
@@ -30,22 +31,10 @@ void micro_4x8(Index kc, const float* a, Index a_rs, const float* b, float* c, I
     }
 }
 
-/// x · w with eight partial sums (lane l takes k ≡ l mod 8), a fixed tree, then the tail.
-inline float dot(const float* x, const float* w, Index K) {
-  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  Index k = 0;
-  for (; k + 8 <= K; k += 8)
-    for (int lane = 0; lane < 8; ++lane) partial[lane] += x[k + lane] * w[k + lane];
-  float sum = ((partial[0] + partial[1]) + (partial[2] + partial[3])) +
-              ((partial[4] + partial[5]) + (partial[6] + partial[7]));
-  for (; k < K; ++k) sum += x[k] * w[k];
-  return sum;
-}
-
 template <int R>
 void dot_rows(const float* x, Index x_rs, const float* const* w, Index K, float* out) {
   for (int r = 0; r < R; ++r)
-    for (int q = 0; q < 4; ++q) out[4 * r + q] = dot(x + r * x_rs, w[q], K);
+    for (int q = 0; q < 4; ++q) out[4 * r + q] = portable::dot(x + r * x_rs, w[q], K);  // the fixed 8-lane order of every portable dot
 }
 
 inline void rows_times_b(const float* a, Index a_rs, Index a_cs, Index rows, const float* b, Index b_rs, Index K,
@@ -81,10 +70,13 @@ struct Kernels {
                            Index rows, Index cols, bool add) {
     micro_4x8<true>(kc, a, a_rs, b, c, c_rs, c_cs, rows, cols, add);
   }
-  static void dot_rows2(const float* x, Index x_rs, const float* const* w, Index K, float* out) {
+  // `next` (the AVX2 kernel's prefetch hint) is ignored: no portable prefetch.
+  static void dot_rows2(const float* x, Index x_rs, const float* const* w, Index K, float* out, const float*) {
     dot_rows<2>(x, x_rs, w, K, out);
   }
-  static void dot_rows1(const float* x, const float* const* w, Index K, float* out) { dot_rows<1>(x, 0, w, K, out); }
+  static void dot_rows1(const float* x, const float* const* w, Index K, float* out, const float*) {
+    dot_rows<1>(x, 0, w, K, out);
+  }
   static void rows_times_b(const float* a, Index a_rs, Index a_cs, Index rows, const float* b, Index b_rs, Index K,
                            Index cols, float* out) {
     portable_gemm::rows_times_b(a, a_rs, a_cs, rows, b, b_rs, K, cols, out);
