@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "reliability_support.hpp"
+#include "srformer/kernels/attention.hpp"
 #include "srformer/kernels/gemm.hpp"
 #include "srformer/models/seq2seq_model.hpp"
 #include "srformer/pipeline/summarizer.hpp"
@@ -134,6 +135,37 @@ TEST(Determinism, OneAndTwoKernelThreadsGiveTheSameBits) {
   const std::string two = fingerprint_of_a_run();
   kernels::set_num_threads(saved);
   EXPECT_EQ(one, two);
+#endif
+}
+
+// kernels::attend splits the heads of a long attention over threads (a decoding step's
+// full cross-attention): the same bits, outputs and probabilities, for 1 and 2 threads.
+TEST(Determinism, AttentionSplitOverHeadsGivesTheSameBits) {
+#ifndef _OPENMP
+  GTEST_SKIP() << "built without OpenMP: kernels::set_num_threads has no effect, so there is nothing to compare";
+#else
+  const Index heads = 8, head_dim = 64, keys = 1003;
+  const RowMatrix k = RowMatrix::Random(keys, heads * head_dim), v = RowMatrix::Random(keys, heads * head_dim);
+  std::vector<float> bias(static_cast<std::size_t>(keys + 2), 0.0f);
+  for (Index i = 0; i < keys; i += 7) bias[static_cast<std::size_t>(i)] = -1e9f;  // some masked keys
+  kernels::AttendExtras extras;
+  extras.key_bias = bias.data();
+  extras.zero_keys = 2;
+  const int saved = kernels::num_threads();
+  for (const Index n : {1, 3}) {
+    const RowMatrix q = RowMatrix::Random(n, heads * head_dim);
+    RowMatrix out_one(n, heads * head_dim), out_two(n, heads * head_dim);
+    std::vector<float> p_one(static_cast<std::size_t>(heads * n * (keys + 2)));
+    std::vector<float> p_two(p_one.size());
+    kernels::set_num_threads(1);
+    kernels::attend(q, k, v, heads, head_dim, extras, out_one, p_one.data());
+    kernels::set_num_threads(2);
+    kernels::attend(q, k, v, heads, head_dim, extras, out_two, p_two.data());
+    EXPECT_EQ(std::memcmp(out_one.data(), out_two.data(), sizeof(float) * static_cast<std::size_t>(out_one.size())), 0)
+        << n << " queries";
+    EXPECT_EQ(p_one, p_two) << n << " queries";
+  }
+  kernels::set_num_threads(saved);
 #endif
 }
 

@@ -5,13 +5,11 @@
 // portable twin, and a streaming path for products of a few rows (decoding: every
 // weight is read once per call, at memory bandwidth). See detail/gemm_plan.hpp.
 //
-// Threads: when compiled with OpenMP (-fopenmp), a product big enough to pay for it is
-// split over blocks of its OUTPUT (never over the depth), with `#pragma omp parallel
-// for`, like Eigen; without OpenMP everything runs on the calling thread and no
-// dependency is added. Results are bit-identical for every thread count and from run to
-// run. Safe to call from several threads at once (per-thread packing buffers; calls
-// made inside an OpenMP parallel region run serially).
-#include <atomic>
+// Threads (threads.hpp): when compiled with OpenMP, a product big enough to pay for it
+// is split over blocks of its OUTPUT (never over the depth), like Eigen. Results are
+// bit-identical for every thread count and from run to run. Safe to call from several
+// threads at once (per-thread packing buffers).
+#include <algorithm>
 #include <string>
 
 #ifdef _OPENMP
@@ -25,26 +23,10 @@
 #include "srformer/kernels/detail/gemm_portable.hpp"
 #include "srformer/kernels/detail/shape_check.hpp"
 #include "srformer/kernels/dispatch.hpp"
+#include "srformer/kernels/threads.hpp"
 
 namespace srformer::kernels {
 namespace detail {
-
-inline std::atomic<int>& gemm_threads_storage() {
-  static std::atomic<int> threads{[] {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-  }()};
-  return threads;
-}
-
-inline int num_threads_setting() { return gemm_threads_storage().load(std::memory_order_relaxed); }
-
-/// Below this many multiply-adds a product runs on one thread: starting the team costs
-/// more than it saves (a 512×512 matrix–vector product is ~2.6e5).
-constexpr double kParallelWork = 1 << 17;
 
 template <class Kernels>
 void run_plan(const GemmArgs& g, int threads) {
@@ -68,26 +50,6 @@ void run_plan(const GemmArgs& g, int threads) {
   for (Index t = 0; t < tasks; ++t) plan.run_task(t);
 }
 
-/// Runs body(i) for i in [0, count): over num_threads() OpenMP threads when `work`
-/// (multiply-adds or comparable) pays for a team, else in order on this thread. For
-/// loops whose iterations are independent (they write disjoint outputs), so the result
-/// does not depend on the thread count.
-template <class Body>
-void parallel_for(Index count, double work, const Body& body) {
-#ifdef _OPENMP
-  const int threads = num_threads_setting();
-  if (threads > 1 && count > 1 && work >= kParallelWork && !omp_in_parallel()) {
-    const int team = static_cast<int>(std::min<Index>(threads, count));
-#pragma omp parallel for num_threads(team) schedule(static)
-    for (Index i = 0; i < count; ++i) body(i);
-    return;
-  }
-#else
-  (void)work;
-#endif
-  for (Index i = 0; i < count; ++i) body(i);
-}
-
 inline void check_gemm_arguments(const GemmArgs& g) {
   if (g.M < 0 || g.N < 0 || g.K < 0)
     throw InputError("kernels::gemm: negative size (M = " + std::to_string(g.M) + ", N = " + std::to_string(g.N) +
@@ -97,22 +59,6 @@ inline void check_gemm_arguments(const GemmArgs& g) {
 }
 
 }  // namespace detail
-
-/// Threads a product may use (>= 1). Takes effect only in code compiled with OpenMP.
-inline void set_num_threads(int threads) {
-  if (threads < 1) throw OptionError("kernels::set_num_threads: need at least 1 thread, got " + std::to_string(threads));
-  detail::gemm_threads_storage().store(threads, std::memory_order_relaxed);
-}
-
-/// Threads a product uses: set_num_threads()'s value (default omp_get_max_threads());
-/// always 1 without OpenMP.
-inline int num_threads() {
-#ifdef _OPENMP
-  return detail::gemm_threads_storage().load(std::memory_order_relaxed);
-#else
-  return 1;
-#endif
-}
 
 /// Raw strided product: C = A·B, or C += A·B when `accumulate`, with
 /// A(i,k) = a[i*a_rs + k*a_cs] [M, K], B(k,j) = b[k*b_rs + j*b_cs] [K, N],
