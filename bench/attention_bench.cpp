@@ -110,14 +110,14 @@ void set_throughput_counters(benchmark::State& state, double seconds, double uni
   state.counters["bw_frac"] = gbps / g_limits.read_gbps[1];
 }
 
-/// Multiply-adds of the decoding steps alone (prepare's KᵀV products and norms left
-/// out), over all L steps of one row, from attention/flops.hpp. The `flops` program
-/// checks that the policies count exactly these.
+/// Multiply-adds of the decoding steps alone (prepare's KᵀV products, RAF currents
+/// P·Wᵀ and norms left out), over all L steps of one row, from attention/flops.hpp. The
+/// `flops` program checks that the policies count exactly these.
 double step_macs(const Case& c, Index gen_len) {
   FlopCounter f = attention::analytic_cross_attention_flops(c.variant.kind, c.variant.semantics, c.shape.flavor,
                                                             c.length, kDecodeLength, c.segment, c.shape.head_dim,
                                                             c.shape.heads, c.shape.layers, gen_len);
-  f.kv_products = f.normalisation = 0;
+  f.kv_products = f.raf_linear = f.normalisation = 0;
   return static_cast<double>(f.total());
 }
 
@@ -320,9 +320,10 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
-  // Cross-attention runs on one thread per decoding row; without this, OpenMP would
-  // split SRformer's small KᵀV products in prepare() over both cores.
+  // Cross-attention is measured on one thread (thread CPU time); without these, OpenMP
+  // would split full attention's heads and prepare()'s products over both cores.
   Eigen::setNbThreads(1);
+  srformer::kernels::set_num_threads(1);
   g_limits = measure_machine_limits();
   std::printf("CPU: %s; peak kernel: %s; Eigen SIMD: %s; Eigen threads: %d\n", cpu_model_name().c_str(),
               g_limits.isa.c_str(), Eigen::SimdInstructionSetsInUse(), Eigen::nbThreads());

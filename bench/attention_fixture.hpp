@@ -171,10 +171,11 @@ class PolicyDriver {
 /// encoder row of N real tokens. Operands of a few hundred bytes (queries,
 /// outputs, scores) are left out; the big ones are:
 ///   steps:   K_j/V_j rows scored (full: all N rows); SRformer also reads R and the
-///            norms in the recurrent term, and per RAF step reads P_j, W and U and
-///            writes U and R (4·H·d² + d² floats).
-///   prepare: SRformer reads K and V once and writes m·H·d² floats of P_j (paper
-///            semantics also re-reads and rewrites them to subtract from KV).
+///            norms in the recurrent term, and per RAF step reads Xin_j and U and
+///            writes U and R (4·H·d² floats).
+///   prepare: SRformer reads K and V once, writes the m·H·d² floats of P_j, reads
+///            them back and writes the currents Xin_j = P_j Wᵀ (paper semantics also
+///            re-reads and rewrites P_j to subtract it from KV).
 struct ByteEstimate {
   double steps = 0.0;    // all L decoding steps of one hypothesis row
   double prepare = 0.0;  // once per input row
@@ -204,9 +205,9 @@ inline ByteEstimate estimate_bytes(const Variant& variant, ModelFlavor flavor, I
   }
   if (variant.kind != AttentionKind::Srformer) return bytes;
   bytes.steps += static_cast<double>(recurrent_steps) * (hh * dd * dd + hh * dd) * f;
-  bytes.steps += static_cast<double>(raf_steps) * (4.0 * hh * dd * dd + dd * dd) * f;
+  bytes.steps += static_cast<double>(raf_steps) * 4.0 * hh * dd * dd * f;
   const double products = static_cast<double>(m) * hh * dd * dd * f;
-  bytes.prepare = 2.0 * N * hh * dd * f + products;
+  bytes.prepare = 2.0 * N * hh * dd * f + 3.0 * products;
   if (variant.semantics == Semantics::Paper) bytes.prepare += 2.0 * products;
   return bytes;
 }

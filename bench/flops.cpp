@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   Eigen::setNbThreads(1);  // the times compare single-threaded work
+  srformer::kernels::set_num_threads(1);
   try {
     return srformer::bench::run(repetitions);
   } catch (const std::exception& error) {

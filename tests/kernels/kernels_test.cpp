@@ -293,6 +293,7 @@ TEST_P(KernelsTest, RafStepMatchesReference) {
           expected_u.resize(static_cast<std::size_t>(rows * d));
           expected_r.resize(static_cast<std::size_t>(rows * d));
           std::vector<bool> tie(expected_u.value.size(), false);
+          RowMatrix current(rows, d);  // Xin = P Wᵀ, for raf_integrate
           for (Index a = 0; a < rows; ++a)
             for (Index c = 0; c < d; ++c) {
               double x = 0.0, magnitude = std::abs(static_cast<double>(leak) * u(a, c));
@@ -300,6 +301,7 @@ TEST_P(KernelsTest, RafStepMatchesReference) {
                 x += static_cast<double>(p(a, b)) * w(c, b);
                 magnitude += std::abs(static_cast<double>(p(a, b)) * w(c, b));
               }
+              current(a, c) = static_cast<float>(x);
               const double membrane = static_cast<double>(leak) * u(a, c) + x;
               const double z = membrane / threshold - 1.0;
               const auto at = static_cast<std::size_t>(a * d + c);
@@ -309,21 +311,29 @@ TEST_P(KernelsTest, RafStepMatchesReference) {
               expected_r.value[at] = z > 0.0 ? z : 0.0;
               expected_r.magnitude[at] = z > 0.0 ? magnitude / threshold + 1.0 : 0.0;
             }
-          const Strided ps(p), ws(w);
+          const Strided ps(p), ws(w), xs(current);
           Strided us(u), rs(RowMatrix::Zero(rows, d));
+          Strided integrated_u(u), integrated_r(RowMatrix::Zero(rows, d));
           raf_step(ps.view(), ws.view(), leak, threshold, us.view(), rs.view());
-          RowMatrix got_u = us.view(), got_r = rs.view();
+          raf_integrate(xs.view(), leak, threshold, integrated_u.view(), integrated_r.view());
+          const auto check = [&](RowMatrix got_u, RowMatrix got_r, const char* kernel) {
+            for (std::size_t i = 0; i < tie.size(); ++i) {
+              if (!tie[i]) continue;  // near-threshold elements take the reference's branch
+              got_u.data()[i] = static_cast<float>(expected_u.value[i]);
+              got_r.data()[i] = static_cast<float>(expected_r.value[i]);
+            }
+            const double error =
+                std::max(max_relative_error(expected_u, got_u), max_relative_error(expected_r, got_r));
+            EXPECT_LE(error, kTolerance) << kernel << ": heads " << heads << ", d " << d << ", leak " << leak
+                                         << ", step " << step;
+            worst = std::max(worst, error);
+          };
           for (std::size_t i = 0; i < tie.size(); ++i) {
             ++compared;
-            if (!tie[i]) continue;
-            ++ties;  // take the reference's branch for these
-            got_u.data()[i] = static_cast<float>(expected_u.value[i]);
-            got_r.data()[i] = static_cast<float>(expected_r.value[i]);
+            if (tie[i]) ++ties;
           }
-          const double error =
-              std::max(max_relative_error(expected_u, got_u), max_relative_error(expected_r, got_r));
-          EXPECT_LE(error, kTolerance) << "heads " << heads << ", d " << d << ", leak " << leak << ", step " << step;
-          worst = std::max(worst, error);
+          check(us.view(), rs.view(), "raf_step");
+          check(integrated_u.view(), integrated_r.view(), "raf_integrate");
           u = us.view();  // continue from the kernel's membrane
         }
       }

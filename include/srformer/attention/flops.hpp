@@ -12,14 +12,16 @@
 //   srformer:   the segmented terms, plus
 //     paper   kv_products = N·d²                  (K_jᵀV_j of every segment; KV is their sum)
 //             normalisation = N·d                 (column norms of K)
-//             raf_linear = steps·d³, steps = L (T5 steps every token) or the number
-//                          of segment changes along t = 0..L−1 (BART)
+//             raf_linear = m·d³                   (Xin_j = P_j Wᵀ of every segment, in prepare)
 //             recurrent = L·d²                    (q·R)
 //     causal  kv_products = (m−1)·s·d²            (the last segment's product is never needed)
 //             normalisation = N·d
-//             raf_linear = j(L−1)·d³              (one step per crossed boundary)
+//             raf_linear = (m−1)·d³               (Xin_j for j ≥ 1, in prepare; P_0 = 0)
 //             recurrent = #{t : j(t) ≥ 1}·d²      (R = 0 in segment 0, the term is skipped)
-// Additions, the softmax, clipping, square roots and divisions are not counted.
+// The RAF's P·Wᵀ depends on the input only, so it is done once per input and segment in
+// prepare(), not at every step of every hypothesis (the authors' code multiplies at
+// every step: L·d³ for T5, one per segment change for BART). The steps themselves, like
+// additions, the softmax, clipping, square roots and divisions, are not counted.
 #include <cstdint>
 #include <string>
 
@@ -30,7 +32,10 @@
 
 namespace srformer::attention {
 
-inline FlopCounter analytic_cross_attention_flops(AttentionKind kind, Semantics semantics, ModelFlavor flavor,
+/// `flavor` no longer changes any count (it did when the RAF product ran per step); kept
+/// so that callers need not change.
+inline FlopCounter analytic_cross_attention_flops(AttentionKind kind, Semantics semantics,
+                                                  [[maybe_unused]] ModelFlavor flavor,
                                                   Index N, Index L, Index s, Index d, Index heads, Index layers,
                                                   Index G) {
   if (N < 0 || L < 0 || s < 1 || d < 1 || heads < 1 || layers < 0 || G < 1)
@@ -45,26 +50,22 @@ inline FlopCounter analytic_cross_attention_flops(AttentionKind kind, Semantics 
   if (kind == AttentionKind::Full) {
     per_head.scores = per_head.weighted_sum = u(L) * u(N) * u(d);
   } else if (m > 0) {
-    Index previous = -1, changes = 0, past_first = 0;
+    Index past_first = 0;
     for (Index t = 0; t < L; ++t) {
       const Index j = decoding_segment(t, m, G);
       per_head.scores += u(segment_range(j, s, N).size()) * u(d);
-      if (j != previous) ++changes;
       if (j >= 1) ++past_first;
-      previous = j;
     }
     per_head.weighted_sum = per_head.scores;
     if (kind == AttentionKind::Srformer) {
       per_head.normalisation = u(N) * u(d);
       if (semantics == Semantics::Paper) {
         per_head.kv_products = u(N) * u(d) * u(d);
-        const Index steps = flavor == ModelFlavor::T5 ? L : changes;
-        per_head.raf_linear = u(steps) * u(d) * u(d) * u(d);
+        per_head.raf_linear = u(m) * u(d) * u(d) * u(d);
         per_head.recurrent = u(L) * u(d) * u(d);
       } else {
         per_head.kv_products = u(m - 1) * u(s) * u(d) * u(d);
-        const Index steps = L > 0 ? decoding_segment(L - 1, m, G) : 0;
-        per_head.raf_linear = u(steps) * u(d) * u(d) * u(d);
+        per_head.raf_linear = u(m - 1) * u(d) * u(d) * u(d);
         per_head.recurrent = u(past_first) * u(d) * u(d);
       }
     }

@@ -4,7 +4,7 @@
 // matrix W (`SNN_kv.weight`, shared by all heads and rows), a leak λ and a
 // threshold θ; every (hypothesis, head) has its own d×d membrane U.
 //
-// One step on input P (d×d), in the authors' order:
+// One step on input P (d×d), in the authors' order (integrate() starts from Xin):
 //   Xin = P Wᵀ            (Xin[a,c] = Σ_b P[a,b] W[c,b])
 //   U   = λ U + Xin       (leak, then integrate)
 //   Z   = U/θ − 1
@@ -62,6 +62,13 @@ class RafNeuron {
                        "] and output [" + std::to_string(output.rows()) + ", " + std::to_string(output.cols()) +
                        "] do not match the neuron's dimension " + std::to_string(d));
     kernels::raf_step(input, params.weight, params.leak, params.threshold, membrane, output);
+  }
+
+  /// The same step from its input current Xin = P Wᵀ (computed beforehand, e.g. once per
+  /// encoder segment): only the element-wise part, no product. Shapes as in step().
+  static void integrate(const RafParameters& params, const Eigen::Ref<const RowMatrix>& current,
+                        Eigen::Ref<RowMatrix> membrane, Eigen::Ref<RowMatrix> output) {
+    kernels::raf_integrate(current, params.leak, params.threshold, membrane, output);
   }
 };
 

@@ -76,13 +76,13 @@ struct AttendTrace {
   std::vector<Index> segment_per_query;
   /// Segment of every RAF step the call made, in order.
   std::vector<Index> raf_step_segments;
-  /// Input P of every RAF step, heads stacked: [heads*head_dim, head_dim].
-  std::vector<RowMatrix> raf_inputs;
+  /// Input current Xin = P Wᵀ of every RAF step, heads stacked: [heads*head_dim, head_dim].
+  std::vector<RowMatrix> raf_currents;
 
   void clear() {
     segment_per_query.clear();
     raf_step_segments.clear();
-    raf_inputs.clear();
+    raf_currents.clear();
   }
 };
 

@@ -26,7 +26,15 @@
 // position i depends only on encoder segments 0..j(i), padding never matters, and
 // a padded batch row equals the same sequence run alone.
 //
-// Memory holds per encoder row the P_j of every segment (heads stacked, [m·H·d, d])
+// The neuron's input current Xin_j = P_j Wᵀ depends on the encoder and W only, never on
+// the decoder, so prepare() computes it for every segment, once per input, as one GEMM
+// over all segments and heads ([m·H·d, d] × [d, d]). A RAF step while decoding is then
+// element-wise (U = λU + Xin_j, …): O(d²) per head instead of O(d³), whatever the number
+// of hypotheses, which keeps a decoding step's cost flat as N (and the number of
+// boundaries crossed per step) grows, and makes paper-semantics T5, which steps at every
+// token, cheap. The results are those of stepping with P_j up to float rounding.
+//
+// Memory holds per encoder row the Xin_j of every segment (heads stacked, [m·H·d, d])
 // and the norms, computed once per input; State holds U, R and the segment index of
 // one hypothesis and is a plain copyable value (beam reordering copies it).
 #include <cstdint>
@@ -40,6 +48,7 @@
 #include "srformer/attention/segments.hpp"
 #include "srformer/io/checkpoint.hpp"
 #include "srformer/kernels/attention.hpp"
+#include "srformer/kernels/gemm.hpp"
 #include "srformer/kernels/matmul.hpp"
 
 namespace srformer::attention {
@@ -55,8 +64,9 @@ class SrformerCrossAttention {
 
   struct Memory {
     detail::SegmentMemory segments;
-    /// Per encoder row: P_j for every segment j, heads stacked: rows (j·H + h)·d .. +d.
-    std::vector<RowMatrix> raf_inputs;
+    /// Per encoder row: the RAF input current Xin_j = P_j Wᵀ for every segment j, heads
+    /// stacked: rows (j·H + h)·d .. +d. (Causal: Xin_0 = 0, never used.)
+    std::vector<RowMatrix> raf_currents;
     /// Per encoder row: column norms of K. Paper: [H, d] over all S positions.
     /// Causal: [m·H, d], row j·H + h over the positions of segments 0..j.
     std::vector<RowMatrix> key_norms;
@@ -65,10 +75,10 @@ class SrformerCrossAttention {
     std::vector<RowMatrix> kv_total;
 
     Index num_segments(Index row) const { return segments.num_segments(row); }
-    /// P_j of all heads of row `row`: [H·d, d].
-    detail::ConstRowsBlock raf_input(Index row, Index segment) const {
+    /// Xin_j of all heads of row `row`: [H·d, d].
+    detail::ConstRowsBlock raf_current(Index row, Index segment) const {
       const Index block = segments.heads() * segments.head_dim();
-      return raf_inputs[static_cast<std::size_t>(row)].middleRows(segment * block, block);
+      return raf_currents[static_cast<std::size_t>(row)].middleRows(segment * block, block);
     }
     /// Norms that divide the recurrent term of head h at segment j.
     auto norms(Index row, Index segment, Index head) const { return norms_of_heads(row, segment).row(head); }
@@ -145,14 +155,14 @@ class SrformerCrossAttention {
                         flavor_name(params.options.flavor) + " but the model is " + flavor_name(side.flavor) +
                         " (set CrossAttentionOptions::flavor, e.g. with defaults_for())");
     const auto batch = static_cast<std::size_t>(side.batch);
-    memory.raf_inputs.resize(batch);
+    memory.raf_currents.resize(batch);
     memory.key_norms.resize(batch);
     if (params.options.semantics == Semantics::Paper) memory.kv_total.resize(batch);
     for (Index b = 0; b < side.batch; ++b) {
       if (params.options.semantics == Semantics::Paper)
-        prepare_paper_row(memory, b, flops);
+        prepare_paper_row(params, memory, b, flops);
       else
-        prepare_causal_row(memory, b, flops);
+        prepare_causal_row(params, memory, b, flops);
     }
     return memory;
   }
@@ -240,13 +250,11 @@ class SrformerCrossAttention {
         attend_run(memory, state, *output, memory_row, queries.middleRows(begin, i - begin), run,
                    out.middleRows(begin, i - begin), flops);
       for (Index j = first_step; j <= last_step; ++j) {
-        const auto input = memory.raf_input(memory_row, j);
-        RafNeuron::step(params.raf, input, state.membrane, *output);
-        if (flops) flops->raf_linear += RafNeuron::step_multiply_adds(segments.head_dim()) *
-                                        static_cast<std::uint64_t>(segments.heads());
+        const auto current = memory.raf_current(memory_row, j);
+        RafNeuron::integrate(params.raf, current, state.membrane, *output);
         if (trace) {
           trace->raf_step_segments.push_back(j);
-          trace->raf_inputs.emplace_back(input);
+          trace->raf_currents.emplace_back(current);
         }
       }
       // T5's eval path never records the segment (the authors' p stays as it was).
@@ -277,15 +285,14 @@ class SrformerCrossAttention {
 
   /// Paper: P_j = KV − K_jᵀV_j (T5) or clip(KV) − clip(K_jᵀV_j) (BART) over all S
   /// positions, and the norms of K's columns over all S positions.
-  static void prepare_paper_row(Memory& memory, Index row, FlopCounter* flops) {
+  static void prepare_paper_row(const Parameters& params, Memory& memory, Index row, FlopCounter* flops) {
     const detail::SegmentMemory& segments = memory.segments;
     const Index H = segments.heads(), d = segments.head_dim(), s = segments.segment_size;
     const Index S = segments.length(row), m = segments.num_segments(row);
     const bool bart = segments.flavor() == ModelFlavor::Bart;
-    RowMatrix& inputs = memory.raf_inputs[static_cast<std::size_t>(row)];
+    RowMatrix inputs(m * H * d, d);  // P_j, turned into currents at the end
     RowMatrix& norms = memory.key_norms[static_cast<std::size_t>(row)];
     RowMatrix& total = memory.kv_total[static_cast<std::size_t>(row)];
-    inputs.resize(m * H * d, d);
     norms.resize(H, d);
     total.resize(H * d, d);
     const auto keys = segments.keys(row);
@@ -312,22 +319,25 @@ class SrformerCrossAttention {
       }
       norms.row(h) = K.colwise().norm();
     }
+    RowMatrix& currents = memory.raf_currents[static_cast<std::size_t>(row)];
+    currents.resize(m * H * d, d);
+    kernels::gemm_transposed(inputs, params.raf.weight, currents);
     if (flops) {
       flops->kv_products += static_cast<std::uint64_t>(H * S * d * d);
+      flops->raf_linear += static_cast<std::uint64_t>(m * H) * RafNeuron::step_multiply_adds(d);
       flops->normalisation += static_cast<std::uint64_t>(H * S * d);
     }
   }
 
   /// Causal: P_0 = 0, P_j = Σ_{k<j} K_kᵀV_k (BART: clipped), norms over segments 0..j.
   /// The last segment's product is never needed, so it is not computed.
-  static void prepare_causal_row(Memory& memory, Index row, FlopCounter* flops) {
+  static void prepare_causal_row(const Parameters& params, Memory& memory, Index row, FlopCounter* flops) {
     const detail::SegmentMemory& segments = memory.segments;
     const Index H = segments.heads(), d = segments.head_dim(), s = segments.segment_size;
     const Index N = segments.length(row), m = segments.num_segments(row);
     const bool bart = segments.flavor() == ModelFlavor::Bart;
-    RowMatrix& inputs = memory.raf_inputs[static_cast<std::size_t>(row)];
+    RowMatrix inputs(m * H * d, d);  // P_j, turned into currents at the end
     RowMatrix& norms = memory.key_norms[static_cast<std::size_t>(row)];
-    inputs.resize(m * H * d, d);
     norms.resize(m * H, d);
     const auto keys = segments.keys(row);
     const auto values = segments.values(row);
@@ -356,8 +366,17 @@ class SrformerCrossAttention {
         norms.row(j * H + h) = squares.cwiseSqrt();
       }
     }
+    // Xin_j for j >= 1 (P_0 = 0, and segment 0 never steps the neuron).
+    RowMatrix& currents = memory.raf_currents[static_cast<std::size_t>(row)];
+    currents.resize(m * H * d, d);
+    if (m > 0) {
+      currents.topRows(H * d).setZero();
+      kernels::gemm_transposed(inputs.bottomRows((m - 1) * H * d), params.raf.weight,
+                               currents.bottomRows((m - 1) * H * d));
+    }
     if (flops && m > 0) {
       flops->kv_products += static_cast<std::uint64_t>(H * (m - 1) * s * d * d);
+      flops->raf_linear += static_cast<std::uint64_t>((m - 1) * H) * RafNeuron::step_multiply_adds(d);
       flops->normalisation += static_cast<std::uint64_t>(H * N * d);
     }
   }

@@ -1,6 +1,7 @@
 #pragma once
 // One step of the SRformer RAF neuron (attention/raf_neuron.hpp) for a stack of d×d
-// membranes: Xin = P Wᵀ, U = λU + Xin, Z = U/θ − 1, U −= θ where Z > 0, R = max(Z, 0).
+// membranes: Xin = P Wᵀ, U = λU + Xin, Z = U/θ − 1, U −= θ where Z > 0, R = max(Z, 0);
+// raf_integrate() is the same step from a precomputed Xin.
 #include <string>
 
 #include "srformer/core/error.hpp"
@@ -37,6 +38,22 @@ inline void raf_step(const Eigen::Ref<const RowMatrix>& input, const Eigen::Ref<
   detail::portable::gemm(r, d, d, input.data(), input.outerStride(), 1, transposed, d, product, d, false);
   detail::portable::raf_update(r, d, product, d, leak, threshold, membrane.data(), membrane.outerStride(),
                                output.data(), output.outerStride());
+}
+
+/// The element-wise part of the step, from the input current Xin = P Wᵀ: U = λU + Xin,
+/// Z = U/θ − 1, U −= θ where Z > 0, R = max(Z, 0). current, membrane and output are
+/// [r, d]; current must not overlap the others. Plain loops on every instruction set
+/// (O(r·d) work, vectorised by the compiler), in the same operation order as raf_step.
+inline void raf_integrate(const Eigen::Ref<const RowMatrix>& current, float leak, float threshold,
+                          Eigen::Ref<RowMatrix> membrane, Eigen::Ref<RowMatrix> output) {
+  const Index r = current.rows(), d = current.cols();
+  if (membrane.rows() != r || membrane.cols() != d || output.rows() != r || output.cols() != d)
+    throw InputError("kernels::raf_integrate: current [" + std::to_string(r) + ", " + std::to_string(d) +
+                     "], membrane [" + std::to_string(membrane.rows()) + ", " + std::to_string(membrane.cols()) +
+                     "] and output [" + std::to_string(output.rows()) + ", " + std::to_string(output.cols()) +
+                     "] do not match");
+  detail::portable::raf_update(r, d, current.data(), current.outerStride(), leak, threshold, membrane.data(),
+                               membrane.outerStride(), output.data(), output.outerStride());
 }
 
 }  // namespace srformer::kernels
