@@ -42,8 +42,7 @@ inline void raf_step(const Eigen::Ref<const RowMatrix>& input, const Eigen::Ref<
 
 /// The element-wise part of the step, from the input current Xin = P Wᵀ: U = λU + Xin,
 /// Z = U/θ − 1, U −= θ where Z > 0, R = max(Z, 0). current, membrane and output are
-/// [r, d]; current must not overlap the others. Plain loops on every instruction set
-/// (O(r·d) work, vectorised by the compiler), in the same operation order as raf_step.
+/// [r, d]; current must not overlap the others. Same operation order as raf_step.
 inline void raf_integrate(const Eigen::Ref<const RowMatrix>& current, float leak, float threshold,
                           Eigen::Ref<RowMatrix> membrane, Eigen::Ref<RowMatrix> output) {
   const Index r = current.rows(), d = current.cols();
@@ -52,6 +51,11 @@ inline void raf_integrate(const Eigen::Ref<const RowMatrix>& current, float leak
                      "], membrane [" + std::to_string(membrane.rows()) + ", " + std::to_string(membrane.cols()) +
                      "] and output [" + std::to_string(output.rows()) + ", " + std::to_string(output.cols()) +
                      "] do not match");
+#if SRFORMER_KERNELS_X86
+  if (use_avx2())
+    return detail::avx2::raf_integrate(r, d, current.data(), current.outerStride(), leak, threshold, membrane.data(),
+                                       membrane.outerStride(), output.data(), output.outerStride());
+#endif
   detail::portable::raf_update(r, d, current.data(), current.outerStride(), leak, threshold, membrane.data(),
                                membrane.outerStride(), output.data(), output.outerStride());
 }

@@ -416,6 +416,30 @@ SRFORMER_TARGET_AVX2 inline void gemm(Index M, Index N, Index K, const float* a,
   gemm_to(M, N, K, a, a_rs, a_cs, b, b_rs, ProductOutput{c, c_rs, accumulate});
 }
 
+/// The element-wise RAF update from a precomputed current X = P Wᵀ ([rows, d], x_rs), in
+/// RafOutput's operation order: 8 lanes at a time without branches (whether a neuron
+/// fires is data-dependent, so a branch per element mispredicts about half the time).
+SRFORMER_TARGET_AVX2 inline void raf_integrate(Index rows, Index d, const float* x, Index x_rs, float leak,
+                                               float threshold, float* u, Index u_rs, float* r, Index r_rs) {
+  const __m256 lambda = _mm256_set1_ps(leak), theta = _mm256_set1_ps(threshold), one = _mm256_set1_ps(1.0f);
+  const __m256 zero = _mm256_setzero_ps();
+  const RafOutput tail{u, u_rs, r, r_rs, leak, threshold};
+  for (Index a = 0; a < rows; ++a) {
+    const float* xa = x + a * x_rs;
+    float* ua = u + a * u_rs;
+    float* ra = r + a * r_rs;
+    Index c = 0;
+    for (; c + 8 <= d; c += 8) {
+      const __m256 membrane = _mm256_add_ps(_mm256_mul_ps(lambda, _mm256_loadu_ps(ua + c)), _mm256_loadu_ps(xa + c));
+      const __m256 z = _mm256_sub_ps(_mm256_div_ps(membrane, theta), one);
+      const __m256 fires = _mm256_cmp_ps(z, zero, _CMP_GT_OQ);
+      _mm256_storeu_ps(ua + c, _mm256_sub_ps(membrane, _mm256_and_ps(theta, fires)));
+      _mm256_storeu_ps(ra + c, _mm256_and_ps(z, fires));
+    }
+    for (; c < d; ++c) tail.put_scalar(a, c, xa[c]);
+  }
+}
+
 /// RAF step on [rows, d] stacks: P (p_rs), Wᵀ (d×d, contiguous), U and R updated in place.
 SRFORMER_TARGET_AVX2 inline void raf_step(Index rows, Index d, const float* p, Index p_rs, const float* w_transposed,
                                           float leak, float threshold, float* u, Index u_rs, float* r, Index r_rs) {

@@ -133,11 +133,12 @@ inline void raf_update(Index rows, Index d, const float* x, Index x_stride, floa
     const float* xa = x + a * x_stride;
     float* ua = u + a * u_stride;
     float* ra = r + a * r_stride;
+    // Selects, not branches (firing is data-dependent), so that the loop vectorises.
     for (Index c = 0; c < d; ++c) {
       const float membrane = leak * ua[c] + xa[c];
       const float z = membrane / threshold - 1.0f;
       const bool fires = z > 0.0f;
-      ua[c] = fires ? membrane - threshold : membrane;
+      ua[c] = membrane - (fires ? threshold : 0.0f);
       ra[c] = fires ? z : 0.0f;
     }
   }
