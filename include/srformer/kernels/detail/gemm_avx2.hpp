@@ -94,7 +94,7 @@ SRFORMER_TARGET_AVX2 inline void micro_6x16(Index kc, const float* a, Index a_rs
 /// `next` (may be null): where the following group of four vectors starts; its 4·K
 /// floats are prefetched at the rate this group is read. Rows of a decoder weight are
 /// only 2 KiB, too short for the hardware prefetcher to ramp up on four new streams per
-/// group (measured: 7–8 GB/s of 13 at K = 512 without this, 14 GB/s at K = 2048).
+/// group (see bench/README, end to end: the decode's bandwidth figures).
 template <int R>
 SRFORMER_TARGET_AVX2 inline void dot_rows(const float* x, Index x_rs, const float* const* w, Index K, float* out,
                                           const float* next) {
