@@ -62,6 +62,69 @@ TEST(FuzzRegressions, BeamSearchWithEveryCandidateBanned) {
   }
 }
 
+// generation_fuzzer, 10^6-execution run (input: tests/fuzz/regressions/generation_fuzzer/
+// pad-token-outside-vocab): sampling with pad_token_id = 1524027852 filled the row that
+// ended on eos with that id, so generate() returned ids outside the vocabulary. Like the
+// other special tokens, pad_token_id is now checked against the model's vocabulary.
+TEST(FuzzRegressions, PadTokenOutsideTheVocabularyIsAnOptionError) {
+  const auto model = load_model(testing::data_dir() / "hf-tiny" / "t5_tiny");
+  GenerationOptions options;
+  options.max_length = 7;
+  options.min_length = 1;
+  options.num_return_sequences = 3;
+  options.do_sample = true;
+  options.seed = 7;
+  options.no_repeat_ngram_size = 2;
+  options.repetition_penalty = 1.713418;
+  options.temperature = 1.324953;
+  options.top_k = 262;
+  options.decoder_start_token_id = 589;
+  options.eos_token_ids = {329, 142, 295};
+  options.pad_token_id = 1524027852;
+  options.forced_bos_token_id = 344;
+  options.forced_eos_token_ids = {214, 367};
+  const auto encoded = model->encode(TokenBatch::from_sequences({{5, 6, 7}}, 0));
+  for (const Index beams : {1, 2}) {
+    options.num_beams = beams;
+    options.num_return_sequences = beams == 1 ? 3 : 2;
+    const auto session = model->start_decoding(encoded, std::vector<Index>(static_cast<std::size_t>(beams), 0),
+                                               options.resolved_max_length());
+    EXPECT_THAT([&] { (void)generate(*session, 1, options); },
+                ::testing::ThrowsMessage<OptionError>(::testing::StrEq(
+                    "generation option pad_token_id = 1524027852 is outside the model vocabulary (size 1000)")))
+        << "num_beams " << beams;
+  }
+  options.num_beams = 1;
+  options.num_return_sequences = 3;
+  for (const TokenId pad : {-1, 1000}) {
+    options.pad_token_id = pad;
+    const auto session = model->start_decoding(encoded, {0}, options.resolved_max_length());
+    EXPECT_THROW((void)generate(*session, 1, options), OptionError) << "pad " << pad;
+  }
+  // The largest id in the vocabulary is a valid pad token and is what fills the rows
+  // that ended early. Half the vocabulary ends a row, so the three sampled rows end at
+  // different steps (seed fixed).
+  options.pad_token_id = 999;
+  options.eos_token_ids.clear();
+  for (TokenId id = 0; id < 500; ++id) options.eos_token_ids.push_back(id);
+  options.forced_eos_token_ids = {};
+  options.forced_bos_token_id.reset();
+  const auto session = model->start_decoding(encoded, {0}, options.resolved_max_length());
+  const GenerationResult result = generate(*session, 1, options);
+  Index padded = 0;
+  for (const auto& row : result.sequences) {
+    bool ended = false;
+    for (std::size_t i = 1; i < row.size(); ++i) {
+      if (ended) {
+        EXPECT_EQ(row[i], 999) << "position " << i;
+        ++padded;
+      }
+      ended = ended || row[i] < 500;
+    }
+  }
+  EXPECT_GT(padded, 0) << "no row was padded: pick another seed";
+}
+
 // config_fuzzer, 10^6-execution run: "d_ff": 379999999999999999999999999999 is a JSON
 // float, and nlohmann's get<long>() casts it (undefined behaviour, UBSan report). Every
 // integer setting now goes through io::json_number_as, which refuses what the type

@@ -37,6 +37,9 @@ inline void check_options_against_vocab(const GenerationOptions& options, Index 
   for (TokenId id : options.eos_token_ids) check_id_in_vocab("eos_token_id", id, vocab_size);
   for (TokenId id : options.forced_eos_token_ids) check_id_in_vocab("forced_eos_token_id", id, vocab_size);
   if (options.forced_bos_token_id) check_id_in_vocab("forced_bos_token_id", *options.forced_bos_token_id, vocab_size);
+  // Finished rows are filled with it, so it ends up in the returned ids (and in the
+  // detokenizer's input); HF would even feed it to the model for greedy search.
+  if (options.pad_token_id) check_id_in_vocab("pad_token_id", *options.pad_token_id, vocab_size);
 }
 
 inline void check_step_logits(const RowMatrix& logits, Index rows, Index vocab_size, Index step) {
