@@ -39,7 +39,8 @@ namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<long> g_allocations{0};
 
-inline void note_allocation() {
+// Unused under sanitizers, which own malloc and operator new.
+[[maybe_unused]] inline void note_allocation() {
   if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
 }
 

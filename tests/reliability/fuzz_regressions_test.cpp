@@ -1,6 +1,8 @@
 // What the fuzzers found, as ordinary tests (the inputs themselves, where they
 // are files, also live in tests/fuzz/regressions/<target>/ and are replayed by
 // tests/fuzz/run_fuzzers.sh).
+#include <limits>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -123,6 +125,42 @@ TEST(FuzzRegressions, PadTokenOutsideTheVocabularyIsAnOptionError) {
     }
   }
   EXPECT_GT(padded, 0) << "no row was padded: pick another seed";
+}
+
+// generation_fuzzer, 10^6-execution run (input: tests/fuzz/regressions/generation_fuzzer/
+// min-new-tokens-int64-max): min_new_tokens = INT64_MAX is valid ("eos never allowed"),
+// but resolved_min_length() added 1 for the start token: signed overflow (UBSan). The
+// same held for max_new_tokens. Both now saturate.
+TEST(FuzzRegressions, LargestTokenCountsDoNotOverflow) {
+  constexpr std::int64_t kLargest = std::numeric_limits<std::int64_t>::max();
+  GenerationOptions options;
+  options.min_new_tokens = kLargest;
+  options.max_new_tokens = kLargest;
+  options.decoder_start_token_id = 0;
+  options.validate();
+  EXPECT_EQ(options.resolved_min_length(), kLargest);
+  EXPECT_EQ(options.resolved_max_length(), kLargest);
+  options.min_new_tokens = kLargest - 1;
+  options.max_new_tokens = kLargest - 1;
+  EXPECT_EQ(options.resolved_min_length(), kLargest);
+  EXPECT_EQ(options.resolved_max_length(), kLargest);
+
+  // Generating with it: eos stays suppressed until the length limit.
+  const auto model = load_model(testing::data_dir() / "hf-tiny" / "t5_tiny");
+  options.min_new_tokens = kLargest;
+  options.max_new_tokens = 4;
+  for (TokenId id = 0; id < 900; ++id) options.eos_token_ids.push_back(id);  // would end at once otherwise
+  for (const Index beams : {1, 2}) {
+    options.num_beams = beams;
+    const auto encoded = model->encode(TokenBatch::from_sequences({{5, 6, 7}}, 0));
+    const auto session = model->start_decoding(encoded, std::vector<Index>(static_cast<std::size_t>(beams), 0),
+                                               options.resolved_max_length());
+    const GenerationResult result = generate(*session, 1, options);
+    ASSERT_EQ(result.rows(), 1);
+    const auto& row = result.sequences[0];
+    EXPECT_EQ(row.size(), 5u) << "num_beams " << beams;
+    for (std::size_t i = 1; i < row.size(); ++i) EXPECT_GE(row[i], 900) << "eos at " << i << ", num_beams " << beams;
+  }
 }
 
 // config_fuzzer, 10^6-execution run: "d_ff": 379999999999999999999999999999 is a JSON

@@ -80,14 +80,14 @@ struct GenerationOptions {
 
   /// Decoder length limit (start token included) as HF's `_prepare_generated_length` computes it.
   std::int64_t resolved_max_length() const {
-    if (max_new_tokens) return *max_new_tokens + 1;
+    if (max_new_tokens) return saturating_increment(*max_new_tokens);
     if (max_length) return *max_length;
     return 20 + 1;
   }
 
   /// Minimum decoder length (start token included) below which eos is suppressed.
   std::int64_t resolved_min_length() const {
-    return min_new_tokens ? *min_new_tokens + 1 : min_length;
+    return min_new_tokens ? saturating_increment(*min_new_tokens) : min_length;
   }
 
   /// The first decoder token: decoder_start_token_id, else bos_token_id (HF's fallback).
@@ -108,6 +108,13 @@ struct GenerationOptions {
 
   /// Throws OptionError naming the first invalid option and its value.
   void validate() const;
+
+ private:
+  // "+ 1 for the start token" on a count the user may set to the type's maximum
+  // (meaning "no limit"); found by the generation fuzzer as a signed overflow.
+  static std::int64_t saturating_increment(std::int64_t count) {
+    return count == std::numeric_limits<std::int64_t>::max() ? count : count + 1;
+  }
 };
 
 namespace detail {
