@@ -6,13 +6,15 @@
 #      README "Reliability" for the full-suite commands), including the long run
 #      (SRFORMER_LONG_RUN_DOCUMENTS summaries, leak check at exit) and the
 #      multi-threaded test;
-#   3. every fuzz target for SRFORMER_FUZZ_SECONDS seconds (default 60) after
+#   3. the multi-threaded tests under ThreadSanitizer (its own build);
+#   4. every fuzz target for SRFORMER_FUZZ_SECONDS seconds (default 60) after
 #      replaying the saved regression inputs.
 # Any sanitizer report, leak, test failure or fuzz finding fails the stage.
 #
 #   bash cmake/ci-reliability.sh [BUILD_DIR]          (default: build-reliability)
 # Environment: SRFORMER_FUZZ_SECONDS (60), SRFORMER_LONG_RUN_DOCUMENTS (50),
-#   SRFORMER_ASAN_TESTS (space-separated test executables; default below), JOBS (2).
+#   SRFORMER_ASAN_TESTS, SRFORMER_TSAN_TESTS (space-separated test executables;
+#   defaults below), JOBS (2).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,6 +27,7 @@ export SRFORMER_LONG_RUN_DOCUMENTS="${SRFORMER_LONG_RUN_DOCUMENTS:-50}"
 asan_tests=(${SRFORMER_ASAN_TESTS:-errors_test fuzz_regressions_test thread_safety_test long_run_test
   safetensors_test model_errors_test byte_level_bpe_tokenizer_test unigram_tokenizer_test
   t5_demo_summaries_test})
+tsan_tests=(${SRFORMER_TSAN_TESTS:-thread_safety_test kernels_test})
 start=$(date +%s)
 stage() { echo "== ci-reliability [$(( $(date +%s) - start ))s]: $*"; }
 
@@ -63,6 +66,23 @@ for test in "${asan_tests[@]}"; do
   else
     failed=$((failed + 1))
     failures+=("$test")
+  fi
+done
+
+# ThreadSanitizer on the tests that share one model or switch kernels between threads
+# (a separate build: TSan and ASan cannot be combined).
+tsan_build="${build}-tsan"
+stage "configure and build $tsan_build (clang, thread): ${tsan_tests[*]}"
+CC=clang CXX=clang++ cmake -S . -B "$tsan_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRFORMER_SANITIZE=thread \
+  -DSRFORMER_BUILD_BENCHMARKS=OFF -DSRFORMER_BUILD_EXAMPLES=OFF -DSRFORMER_INSTALL=OFF >/dev/null
+cmake --build "$tsan_build" -j"$jobs" --target "${tsan_tests[@]}"
+for test in "${tsan_tests[@]}"; do
+  stage "TSan: $test"
+  if TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}" "$tsan_build/tests/$test" --gtest_brief=1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$test (TSan)")
   fi
 done
 
