@@ -17,13 +17,19 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
+#include <new>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
 
+#include "srformer/core/printable.hpp"
+#include "srformer/io/atomic_file.hpp"
+#include "srformer/io/file_checks.hpp"
+#include "srformer/io/jsonl.hpp"
 #include "srformer/kernels/gemm.hpp"
 #include "srformer/pipeline/summarizer.hpp"
 #include "srformer/version.hpp"
@@ -45,6 +51,10 @@ constexpr bool kEigenHasOpenMP = true;
 constexpr bool kEigenHasOpenMP = false;
 #endif
 
+/// A message for the terminal: the library already escapes what it quotes from files,
+/// this also covers paths and anything else (no control byte reaches the terminal).
+std::string terminal_safe(const std::string& message) { return srformer::printable(message, /*escape_backslash=*/false); }
+
 /// A failure of the command line itself (exit status 2), found after parsing.
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -59,6 +69,7 @@ struct Flags {
   std::string output_path;
   Index batch_size = 8;
   bool no_progress = false;
+  std::uint64_t max_input_bytes = srformer::io::kDefaultMaxInputBytes;
   // model
   std::string model_dir = SRFORMER_DEFAULT_MODEL_DIR;
   std::string attention = "full";
@@ -78,18 +89,27 @@ struct Flags {
   bool stats = false;
 };
 
-std::string read_all(std::istream& in) {
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+/// What the program is doing, for the message when memory runs out.
+std::string g_phase = "starting";
 
-/// The whole of `path` ("-" = standard input).
-std::string read_text(const std::string& path) {
-  if (path == "-") return read_all(std::cin);
+/// Up to `max_bytes` of `path` ("-" = standard input); InputError naming the file when
+/// it cannot be read.
+srformer::io::BoundedRead read_input(const std::string& path, std::uint64_t max_bytes) {
+  if (path == "-") {
+    srformer::io::BoundedRead read = srformer::io::read_at_most(std::cin, max_bytes);
+    if (std::cin.bad()) throw srformer::InputError("reading standard input failed");
+    return read;
+  }
+  if (const auto problem = srformer::io::file_problem(path)) {
+    // A FIFO or device (/dev/stdin, <(command)) is read as a stream; anything else is an error.
+    const bool stream = problem->find("FIFO") != std::string::npos || problem->find("device") != std::string::npos;
+    if (!stream) throw srformer::InputError("cannot open input file '" + path + "': it " + *problem);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw srformer::InputError("cannot open input file '" + path + "'");
-  return read_all(in);
+  srformer::io::BoundedRead read = srformer::io::read_at_most(in, max_bytes);
+  if (in.bad()) throw srformer::InputError("reading input file '" + path + "' failed");
+  return read;
 }
 
 /// 1234567 -> "1,234,567".
@@ -203,108 +223,140 @@ srformer::GenerationOptions generation_options(const Flags& flags, const CLI::Ap
   return options;
 }
 
-/// Where results go: --output FILE or standard output.
+/// Where results go: --output FILE, written atomically (the file is replaced only once
+/// everything was written, so `-o` may name the input), or standard output.
 class Output {
  public:
   explicit Output(const std::string& path) {
-    if (!path.empty() && path != "-") {
-      file_.open(path, std::ios::binary | std::ios::trunc);
-      if (!file_) throw srformer::InputError("cannot open output file '" + path + "' for writing");
-    }
+    if (!path.empty() && path != "-") file_ = std::make_unique<srformer::io::AtomicFileWriter>(path);
   }
-  std::ostream& stream() { return file_.is_open() ? file_ : std::cout; }
+  std::ostream& stream() { return file_ ? file_->stream() : std::cout; }
   void finish() {
-    stream().flush();
-    if (!stream()) throw srformer::InputError("writing the output failed");
+    if (file_) {
+      file_->commit();
+      return;
+    }
+    std::cout.flush();
+    if (!std::cout) throw srformer::InputError("writing the output failed");
   }
 
  private:
-  std::ofstream file_;
+  std::unique_ptr<srformer::io::AtomicFileWriter> file_;
+};
+
+/// Documents cut to the model's input limit, reported once at the end.
+struct Truncations {
+  Index documents = 0;
+  Index byte_cut_documents = 0;
+  std::string first;  // where the first one was
+
+  void add(const srformer::Summary& summary, const std::string& where) {
+    if (!summary.input_truncated) return;
+    if (documents++ == 0) first = where;
+    if (summary.document_bytes_dropped > 0) ++byte_cut_documents;
+  }
+
+  void warn(Index total, const srformer::Summarizer& summarizer) const {
+    if (documents == 0) return;
+    std::fprintf(stderr,
+                 "summarize: warning: %lld of %lld document%s longer than the model's input limit and %s cut to "
+                 "%lld tokens (--max-input-tokens)%s; first: %s\n",
+                 static_cast<long long>(documents), static_cast<long long>(total), total == 1 ? " was" : "s were",
+                 documents == 1 ? "was" : "were", static_cast<long long>(summarizer.max_input_tokens()),
+                 byte_cut_documents > 0
+                     ? (", " + std::to_string(byte_cut_documents) + " of them already to their first " +
+                        std::to_string(summarizer.max_document_bytes()) + " bytes before tokenizing (" +
+                        std::to_string(srformer::kDocumentBytesPerToken) + " bytes per input token)")
+                           .c_str()
+                     : "",
+                 first.c_str());
+  }
 };
 
 int summarize_text(const Flags& flags, const srformer::Summarizer& summarizer,
                    const srformer::GenerationOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const std::string path = flags.input_path.empty() ? std::string(SRFORMER_DEFAULT_SAMPLE) : flags.input_path;
-  const std::string document = read_text(path);
-  if (srformer::detail::is_blank(document))
-    throw srformer::InputError("input '" + (path == "-" ? std::string("standard input") : path) +
-                               "' is empty: there is nothing to summarize");
-  const srformer::SummaryBatch result = summarizer.summarize(std::vector<std::string>{document}, options);
+  const std::string name = path == "-" ? std::string("standard input") : "'" + path + "'";
+  g_phase = "reading " + name;
+  // Only what the tokenizer will see is read (plus a few bytes to end a character):
+  // an endless or huge input costs no more than a document that fits.
+  const auto limit = std::min<std::uint64_t>(flags.max_input_bytes,
+                                             static_cast<std::uint64_t>(summarizer.max_document_bytes()) + 4);
+  srformer::io::BoundedRead input = read_input(path, limit);
+  if (srformer::detail::is_blank(input.text)) {
+    if (input.more)
+      throw srformer::InputError("input " + name + " starts with " + std::to_string(input.text.size()) +
+                                 " bytes of white space: nothing to summarize within the input limit");
+    throw srformer::InputError("input " + name + " is empty: there is nothing to summarize");
+  }
+  if (input.more && limit == flags.max_input_bytes)
+    std::fprintf(stderr, "summarize: warning: only the first %llu bytes of %s were read (--max-input-bytes)\n",
+                 static_cast<unsigned long long>(limit), terminal_safe(name).c_str());
+  g_phase = "summarizing " + name;
+  const srformer::SummaryBatch result = summarizer.summarize(std::vector<std::string>{input.text}, options);
   Output output(flags.output_path);
   output.stream() << result.summaries.front().text << '\n';
   output.finish();
-  if (flags.stats)
-    print_stats(result.stats, result.summaries.front().input_truncated ? 1 : 0,
-                srformer::detail::seconds_since(start));
+  Truncations truncations;
+  truncations.add(result.summaries.front(), name);
+  truncations.warn(1, summarizer);
+  if (flags.stats) print_stats(result.stats, truncations.documents, srformer::detail::seconds_since(start));
   return 0;
 }
 
 int summarize_jsonl(const Flags& flags, const srformer::Summarizer& summarizer,
                     const srformer::GenerationOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string name = flags.jsonl_path == "-" ? std::string("standard input") : flags.jsonl_path;
-  std::istringstream text(read_text(flags.jsonl_path));
-
-  struct Record {
-    std::size_t line;
-    nlohmann::ordered_json object;  // keeps the fields in the input's order
-  };
-  std::vector<Record> records;
-  std::string line;
-  for (std::size_t number = 1; std::getline(text, line); ++number) {
-    if (srformer::detail::is_blank(line)) continue;
-    const std::string where = name + " line " + std::to_string(number);
-    nlohmann::ordered_json object;
-    try {
-      object = nlohmann::ordered_json::parse(line);
-    } catch (const nlohmann::ordered_json::exception& e) {
-      throw srformer::InputError(where + " is not valid JSON: " + e.what());
-    }
-    if (!object.is_object()) throw srformer::InputError(where + " is not a JSON object");
-    const auto field = object.find(flags.field);
-    if (field == object.end()) throw srformer::InputError(where + " has no field '" + flags.field + "'");
-    if (!field->is_string()) throw srformer::InputError(where + ": field '" + flags.field + "' is not a string");
-    if (srformer::detail::is_blank(field->get_ref<const std::string&>()))
-      throw srformer::InputError(where + ": field '" + flags.field + "' is empty");
-    if (object.contains(flags.summary_field))
-      throw srformer::InputError(where + " already has a field '" + flags.summary_field +
-                                 "'; choose another output field with --summary-field");
-    records.push_back({number, std::move(object)});
+  srformer::io::JsonlFormat format;
+  format.name = flags.jsonl_path == "-" ? std::string("standard input") : flags.jsonl_path;
+  format.field = flags.field;
+  format.summary_field = flags.summary_field;
+  g_phase = "reading " + format.name;
+  std::vector<srformer::io::JsonlRecord> records;
+  {
+    srformer::io::BoundedRead input = read_input(flags.jsonl_path, flags.max_input_bytes);
+    if (input.more)
+      throw srformer::InputError(format.name + " is larger than the input limit of " +
+                                 std::to_string(flags.max_input_bytes) +
+                                 " bytes (--max-input-bytes): split it, or raise the limit");
+    records = srformer::io::read_jsonl_records(input.text, format);
   }
-  if (records.empty()) throw srformer::InputError(name + " holds no documents");
 
   Output output(flags.output_path);
   const auto batch_size = static_cast<std::size_t>(flags.batch_size);
   const std::size_t batches = (records.size() + batch_size - 1) / batch_size;
   const ProgressBar progress(batches, records.size(), !flags.no_progress);
   srformer::SummaryStats total;
-  Index truncated = 0;
+  Truncations truncations;
   for (std::size_t b = 0; b < batches; ++b) {
     const std::size_t first = b * batch_size, last = std::min(records.size(), first + batch_size);
+    const std::string lines = format.name + " lines " + std::to_string(records[first].line) + "-" +
+                              std::to_string(records[last - 1].line);
+    g_phase = "summarizing " + lines + " (a batch of " + std::to_string(last - first) + " documents)";
     std::vector<std::string> documents;
-    for (std::size_t i = first; i < last; ++i)
-      documents.push_back(records[i].object.at(flags.field).get<std::string>());
+    for (std::size_t i = first; i < last; ++i) documents.push_back(srformer::io::jsonl_document(records[i], format));
     srformer::SummaryBatch result;
     try {
       result = summarizer.summarize(documents, options);
+    } catch (const srformer::ResourceError& e) {
+      throw srformer::ResourceError(lines + ": " + e.what() + " (--batch-size)");
     } catch (const srformer::Error& e) {
-      throw srformer::InputError(name + " lines " + std::to_string(records[first].line) + "-" +
-                                 std::to_string(records[last - 1].line) + " (batch of " +
-                                 std::to_string(documents.size()) + ", document 0 = first): " + e.what());
+      throw srformer::InputError(lines + " (batch of " + std::to_string(documents.size()) +
+                                 ", document 0 = first): " + e.what());
     }
     for (std::size_t i = first; i < last; ++i) {
       const srformer::Summary& summary = result.summaries[i - first];
-      records[i].object[flags.summary_field] = summary.text;
-      truncated += summary.input_truncated ? 1 : 0;
-      output.stream() << records[i].object.dump() << '\n';
+      truncations.add(summary, format.name + " line " + std::to_string(records[i].line));
+      output.stream() << srformer::io::jsonl_with_summary(records[i], format, summary.text) << '\n';
     }
-    output.stream().flush();
     total += result.stats;
     progress.update(b + 1, last, srformer::detail::seconds_since(start));
   }
+  g_phase = "writing the output";
   output.finish();
-  if (flags.stats) print_stats(total, truncated, srformer::detail::seconds_since(start));
+  truncations.warn(static_cast<Index>(records.size()), summarizer);
+  if (flags.stats) print_stats(total, truncations.documents, srformer::detail::seconds_since(start));
   return 0;
 }
 
@@ -326,7 +378,14 @@ void add_flags(CLI::App& app, Flags& flags) {
       ->capture_default_str()
       ->check(CLI::Range(Index{1}, Index{4096}));
   app.add_flag("--no-progress", flags.no_progress, "JSONL: no progress bar on standard error");
-  app.add_option("-o,--output", flags.output_path, "Write results to this file instead of standard output");
+  app.add_option("--max-input-bytes", flags.max_input_bytes,
+                 "Largest input read (JSONL: the whole file; a text document is read only as far as the model "
+                 "can use: 64 bytes per input token)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+  app.add_option("-o,--output", flags.output_path,
+                 "Write results to this file instead of standard output (replaced only once complete, so it may "
+                 "be the input file)");
 
   // Model and cross-attention.
   app.add_option("-m,--model", flags.model_dir,
@@ -338,9 +397,9 @@ void add_flags(CLI::App& app, Flags& flags) {
       ->capture_default_str()
       ->check(CLI::IsMember({"full", "segmented", "srformer"}));
   app.add_option("--segment", flags.segment, "Segmented/SRformer: encoder tokens per segment (default T5 64, BART 16)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(Index{1}, srformer::attention::kMaxSegmentSize));
   app.add_option("--gen-len", flags.gen_len, "Segmented/SRformer: decoder length G the segments are spread over (128)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(Index{1}, Index{1} << 30));
   app.add_option("--mode", flags.mode, "Segmented/SRformer semantics: paper (the authors' code) or causal")
       ->check(CLI::IsMember({"paper", "causal"}));
   app.add_flag("--fresh-raf", flags.fresh_raf,
@@ -356,7 +415,9 @@ void add_flags(CLI::App& app, Flags& flags) {
   // Generation (defaults: the model folder's generation_config.json and config.json).
   app.add_option("--num-beams", flags.num_beams, "Beam search with this many beams (1 = greedy)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{256}));
-  app.add_option("--max-new-tokens", flags.max_new_tokens, "Most tokens to generate")->check(CLI::PositiveNumber);
+  app.add_option("--max-new-tokens", flags.max_new_tokens,
+                 "Most tokens to generate (memory grows with the tokens actually generated)")
+      ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max() - 1));
   app.add_option("--min-new-tokens", flags.min_new_tokens, "Fewest tokens to generate before </s>")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--length-penalty", flags.length_penalty, "Beam score = log-prob / length^penalty");
@@ -414,15 +475,18 @@ int run(int argc, char** argv) {
     srformer::kernels::set_num_threads(flags.threads);
     if (!kEigenHasOpenMP && flags.threads > 1)
       std::fprintf(stderr, "summarize: note: this build has no OpenMP; --threads %d has no effect\n", flags.threads);
+    g_phase = "loading the model from '" + flags.model_dir + "'";
     const srformer::Summarizer summarizer = load_summarizer(flags, app);
     const srformer::GenerationOptions options = generation_options(flags, app, summarizer.default_options());
     if (!flags.jsonl_path.empty()) return summarize_jsonl(flags, summarizer, options);
     return summarize_text(flags, summarizer, options);
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "summarize: invalid option: %s\nRun with --help for more information.\n", e.what());
+    std::fprintf(stderr, "summarize: invalid option: %s\nRun with --help for more information.\n",
+                 terminal_safe(e.what()).c_str());
     return 2;
   } catch (const srformer::OptionError& e) {
-    std::fprintf(stderr, "summarize: invalid option: %s\nRun with --help for more information.\n", e.what());
+    std::fprintf(stderr, "summarize: invalid option: %s\nRun with --help for more information.\n",
+                 terminal_safe(e.what()).c_str());
     return 2;
   }
 }
@@ -432,8 +496,11 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "summarize: error: out of memory while %s\n", terminal_safe(g_phase).c_str());
+    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "summarize: error: %s\n", e.what());
+    std::fprintf(stderr, "summarize: error: %s\n", terminal_safe(e.what()).c_str());
     return 1;
   }
 }

@@ -17,6 +17,7 @@
 #include "srformer/attention/full_cross_attention.hpp"
 #include "srformer/attention/segmented_cross_attention.hpp"
 #include "srformer/attention/srformer_cross_attention.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace srformer::attention {
 namespace {
@@ -37,8 +38,7 @@ std::string error_of(const std::function<void()>& action) {
 /// Writes a float32 safetensors file holding `tensors` (name → shape, values 0.5).
 std::filesystem::path write_safetensors(const std::string& file_name,
                                         const std::vector<std::pair<std::string, Shape>>& tensors) {
-  const auto folder = std::filesystem::temp_directory_path() / ("srformer_params_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(folder);
+  const auto& folder = srformer::test::process_scratch_dir().path();
   nlohmann::json header = nlohmann::json::object();
   std::vector<float> data;
   for (const auto& [name, shape] : tensors) {

@@ -17,6 +17,7 @@
 #include <typeinfo>
 
 #include "srformer/core/error.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace srformer::fuzz {
 
@@ -48,17 +49,8 @@ bool expect_only_srformer_errors(Body&& body) {
   }
 }
 
-/// A scratch folder private to this process, for targets whose API reads files.
-inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    const char* base = std::getenv("TMPDIR");
-    std::filesystem::path path = std::filesystem::path(base && *base ? base : "/tmp") /
-                                 ("srformer-fuzz-" + std::to_string(static_cast<long>(::getpid())));
-    std::filesystem::create_directories(path);
-    return path;
-  }();
-  return dir;
-}
+/// A scratch folder private to this process (mkdtemp), removed when it exits.
+inline const std::filesystem::path& scratch_dir() { return srformer::test::process_scratch_dir().path(); }
 
 inline void write_file(const std::filesystem::path& path, const std::uint8_t* data, std::size_t size) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -8,6 +8,7 @@
 
 #include "srformer/generation/options.hpp"
 #include "srformer/generation/options_loading.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace srformer {
 namespace {
@@ -165,17 +166,11 @@ TEST(LoadGenerationOptions, TrainedT5DemoFromModelsDir) {
 
 class TempModelDir : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::random_device device;
-    dir_ = fs::temp_directory_path() / ("srformer-gen-" + std::to_string(device()) + "-" + std::to_string(device()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
-  std::string dir() const { return dir_.string(); }
+  std::string dir() const { return dir_.path().string(); }
 
  private:
-  fs::path dir_;
+  srformer::test::ScratchDir dir_{"generation_options"};
 };
 
 const char* kT5SmallStyleConfig = R"({

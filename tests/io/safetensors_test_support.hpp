@@ -15,30 +15,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/scratch_dir.hpp"
+
 namespace srformer::test {
 
 /// A fresh folder under the system temp dir, removed with its contents on destruction.
-class TempDir {
+class TempDir : public ScratchDir {
  public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("srformer_io_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : ScratchDir("io_test") {}
 };
 
 inline void write_bytes(const std::filesystem::path& path, const std::string& bytes) {

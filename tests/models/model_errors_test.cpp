@@ -8,6 +8,7 @@
 #include "srformer/io/json.hpp"
 #include "srformer/models/seq2seq_model.hpp"
 #include "support/golden.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace srformer {
 namespace {
@@ -18,18 +19,14 @@ namespace fs = std::filesystem;
 /// A scratch copy of a model folder whose config.json can be edited.
 class ModelFolderCopy {
  public:
-  explicit ModelFolderCopy(const fs::path& source) {
-    path_ = fs::temp_directory_path() / ("srformer_model_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                         "_" + std::to_string(counter()++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
+  explicit ModelFolderCopy(const fs::path& source) : dir_("model") {
+    path_ = dir_.path();
     // Only what a model folder needs; goldens and sub-folders stay behind.
     for (const auto& entry : fs::directory_iterator(source))
       if (entry.is_regular_file() && entry.path().filename() != "golden.safetensors" &&
           entry.path().filename().string().rfind("module_calls", 0) != 0)
         fs::copy_file(entry.path(), path_ / entry.path().filename());
   }
-  ~ModelFolderCopy() { fs::remove_all(path_); }
   const fs::path& path() const { return path_; }
 
   void edit_config(const std::function<void(nlohmann::json&)>& edit) const {
@@ -39,10 +36,7 @@ class ModelFolderCopy {
   }
 
  private:
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
+  test::ScratchDir dir_;
   fs::path path_;
 };
 

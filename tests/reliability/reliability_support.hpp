@@ -22,6 +22,7 @@
 #include "srformer/core/error.hpp"
 #include "srformer/generation/decoder_session.hpp"  // TokenId, used by support/golden.hpp
 #include "support/golden.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace srformer::reliability {
 
@@ -38,27 +39,10 @@ inline void write_file(const fs::path& path, const std::string& bytes) {
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-/// A fresh temporary folder, removed on destruction.
-class ScratchDir {
+/// A fresh temporary folder, removed on destruction (tests/support/scratch_dir.hpp).
+class ScratchDir : public test::ScratchDir {
  public:
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("srformer_reliability_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
+  ScratchDir() : test::ScratchDir("reliability") {}
 };
 
 /// A copy of a model folder's top-level files (no goldens), to break on purpose.

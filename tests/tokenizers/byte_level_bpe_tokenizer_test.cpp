@@ -11,6 +11,7 @@
 
 #include "srformer/tokenizers/byte_level_bpe_tokenizer.hpp"
 #include "srformer/tokenizers/detail/byte_level.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace {
 
@@ -188,8 +189,8 @@ TEST(ByteLevelBpeTokenizer, LoadsTokenizerJsonWithAddedTokenOptions) {
 }
 
 TEST(ByteLevelBpeTokenizer, BadFilesAreFormatErrors) {
-  const fs::path dir = fs::temp_directory_path() / "srformer_bpe_bad_files";
-  fs::create_directories(dir);
+  const srformer::test::ScratchDir scratch("bpe_bad_files");
+  const fs::path& dir = scratch.path();
   {
     std::ofstream(dir / "vocab.json") << R"({"a": 0, "b": 1, "ab": 2})";
     std::ofstream(dir / "merges.txt") << "#version: 0.2\na b\na c\n";
@@ -206,12 +207,11 @@ TEST(ByteLevelBpeTokenizer, BadFilesAreFormatErrors) {
   std::ofstream(dir / "vocab.json") << R"({"a": 0, "b": )";
   EXPECT_THROW(ByteLevelBpeTokenizer(dir / "vocab.json", dir / "merges.txt"), srformer::FormatError);
   EXPECT_THROW(ByteLevelBpeTokenizer(dir / "missing.json", dir / "merges.txt"), srformer::FormatError);
-  fs::remove_all(dir);
 }
 
 TEST(ByteLevelBpeTokenizer, MergesByRankOnASmallVocabulary) {
-  const fs::path dir = fs::temp_directory_path() / "srformer_bpe_small";
-  fs::create_directories(dir);
+  const srformer::test::ScratchDir scratch("bpe_small");
+  const fs::path& dir = scratch.path();
   // Ranks: "b c" before "a b", so "abc" -> a + bc (not ab + c).
   std::ofstream(dir / "vocab.json") << R"({"a": 0, "b": 1, "c": 2, "ab": 3, "bc": 4, "abc": 5, "aa": 6, "aaaa": 7})";
   std::ofstream(dir / "merges.txt") << "#version: 0.2\nb c\na b\naa aa\na a\n";
@@ -225,7 +225,6 @@ TEST(ByteLevelBpeTokenizer, MergesByRankOnASmallVocabulary) {
   EXPECT_EQ(small.encode("ab"), std::vector<TokenId>{3});  // no <s>/</s> in this vocabulary
   // A byte with no token and no <unk>: a clear error.
   EXPECT_THROW(small.encode_text("d"), srformer::TokenizerError);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "srformer/tokenizers/load_tokenizer.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace {
 
@@ -35,9 +36,8 @@ TEST(LoadTokenizer, VocabAndMergesGiveByteLevelBpe) {
 }
 
 TEST(LoadTokenizer, UnknownLayoutsNameTheFolderAndWhatWasSought) {
-  const fs::path dir = fs::temp_directory_path() / "srformer_load_tokenizer_empty";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const srformer::test::ScratchDir scratch("load_tokenizer_empty");
+  const fs::path& dir = scratch.path();
   try {
     srformer::load_tokenizer(dir);
     FAIL() << "expected TokenizerError";
@@ -57,7 +57,6 @@ TEST(LoadTokenizer, UnknownLayoutsNameTheFolderAndWhatWasSought) {
   std::ofstream(dir / "tokenizer.json") << "{ not json";
   EXPECT_THROW(srformer::load_tokenizer(dir), srformer::FormatError);
   EXPECT_THROW(srformer::load_tokenizer(dir / "missing"), srformer::TokenizerError);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "srformer/tokenizers/sentencepiece_tokenizer.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace {
 
@@ -125,8 +126,8 @@ TEST(SentencePieceTokenizer, Errors) {
   EXPECT_EQ(test_spm().encode("Hello world!", 1), std::vector<TokenId>{2});
   EXPECT_EQ(test_spm().encode("Hello world!", 3), (std::vector<TokenId>{156, 86, 2}));
 
-  const fs::path dir = fs::temp_directory_path() / "srformer_spm_bad";
-  fs::create_directories(dir);
+  const srformer::test::ScratchDir scratch("spm_bad");
+  const fs::path& dir = scratch.path();
   std::ofstream(dir / "spiece.model") << "this is not a protobuf";
   try {
     SentencePieceTokenizer tokenizer(dir / "spiece.model");
@@ -135,7 +136,6 @@ TEST(SentencePieceTokenizer, Errors) {
     EXPECT_NE(std::string(e.what()).find("spiece.model"), std::string::npos) << e.what();
   }
   EXPECT_THROW(SentencePieceTokenizer(dir / "missing.model"), srformer::FormatError);
-  fs::remove_all(dir);
 }
 
 }  // namespace

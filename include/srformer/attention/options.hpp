@@ -9,6 +9,7 @@
 
 #include "srformer/attention/cross_attention.hpp"
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
 #include "srformer/core/tensor.hpp"
 
 namespace srformer::attention {
@@ -41,15 +42,18 @@ inline AttentionKind parse_attention_kind(const std::string& text) {
   if (text == "full") return AttentionKind::Full;
   if (text == "segmented") return AttentionKind::Segmented;
   if (text == "srformer") return AttentionKind::Srformer;
-  throw OptionError("unknown cross-attention kind '" + text + "' (expected full, segmented or srformer)");
+  throw OptionError("unknown cross-attention kind " + quote(text) + " (expected full, segmented or srformer)");
 }
 
 /// "paper" | "causal"; OptionError otherwise.
 inline Semantics parse_semantics(const std::string& text) {
   if (text == "paper") return Semantics::Paper;
   if (text == "causal") return Semantics::Causal;
-  throw OptionError("unknown attention semantics '" + text + "' (expected paper or causal)");
+  throw OptionError("unknown attention semantics " + quote(text) + " (expected paper or causal)");
 }
+
+/// Largest segment size CrossAttentionOptions::validate() accepts (the authors use 16 and 64).
+inline constexpr Index kMaxSegmentSize = Index{1} << 16;
 
 struct CrossAttentionOptions {
   AttentionKind kind = AttentionKind::Full;
@@ -75,6 +79,11 @@ struct CrossAttentionOptions {
   void validate() const {
     if (segment_size < 1)
       throw OptionError("cross-attention segment size must be at least 1, got " + std::to_string(segment_size));
+    if (segment_size > kMaxSegmentSize)
+      throw OptionError("cross-attention segment size " + std::to_string(segment_size) + " is larger than " +
+                        std::to_string(kMaxSegmentSize) +
+                        ": paper semantics pads a short segment with zero rows up to the segment size, so "
+                        "memory would follow the setting rather than the input");
     if (gen_len < 1)
       throw OptionError("cross-attention gen_len (G) must be at least 1, got " + std::to_string(gen_len));
     if (!(std::isfinite(fresh_raf_init_std) && fresh_raf_init_std > 0.0f))

@@ -48,4 +48,11 @@ class OptionError : public Error {
   using Error::Error;
 };
 
+/// A request needs more memory than a limit allows or than the machine could give
+/// (the message says which limit, or what was being done when memory ran out).
+class ResourceError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace srformer

@@ -9,12 +9,28 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "srformer/core/error.hpp"
 #include "srformer/generation/decoder_session.hpp"
 
 namespace srformer {
+
+/// An invalid value of one named generation option. option() is HF's name of the field
+/// (num_beams, eos_token_id, ...), so that a loader can say which file set it.
+class GenerationOptionError : public OptionError {
+ public:
+  GenerationOptionError(std::string option, const std::string& message)
+      : OptionError(message), option_(std::move(option)) {}
+  const std::string& option() const { return option_; }
+
+ private:
+  std::string option_;
+};
+
+/// Largest num_beams GenerationOptions::validate() accepts.
+inline constexpr std::int64_t kMaxNumBeams = std::int64_t{1} << 16;
 
 /// HF's `early_stopping`: true, false or "never".
 enum class EarlyStopping {
@@ -94,7 +110,8 @@ struct GenerationOptions {
   TokenId resolved_decoder_start_token_id() const {
     if (decoder_start_token_id) return *decoder_start_token_id;
     if (bos_token_id) return *bos_token_id;
-    throw OptionError(
+    throw GenerationOptionError(
+        "decoder_start_token_id",
         "generation option decoder_start_token_id is not set (and bos_token_id, its fallback, is not set "
         "either): encoder-decoder generation needs the first decoder token");
   }
@@ -106,8 +123,12 @@ struct GenerationOptions {
     return std::nullopt;
   }
 
-  /// Throws OptionError naming the first invalid option and its value.
+  /// Throws GenerationOptionError (an OptionError) naming the first invalid option and its value.
   void validate() const;
+
+  /// validate() without requiring a decoder start token: for defaults read from a
+  /// file that config.json may still complete.
+  void validate_values() const;
 
  private:
   // "+ 1 for the start token" on a count the user may set to the type's maximum
@@ -128,7 +149,8 @@ std::string option_value_string(const T& value) {
 
 template <typename T>
 [[noreturn]] void throw_bad_option(const std::string& name, const T& value, const std::string& why) {
-  throw OptionError("generation option " + name + " = " + option_value_string(value) + " is invalid: " + why);
+  throw GenerationOptionError(name,
+                              "generation option " + name + " = " + option_value_string(value) + " is invalid: " + why);
 }
 
 inline void check_token_id(const std::string& name, const std::optional<TokenId>& id) {
@@ -143,8 +165,17 @@ inline void check_token_ids(const std::string& name, const std::vector<TokenId>&
 }  // namespace detail
 
 inline void GenerationOptions::validate() const {
+  validate_values();
+  (void)resolved_decoder_start_token_id();  // throws when neither start nor bos is known
+}
+
+inline void GenerationOptions::validate_values() const {
   using detail::throw_bad_option;
   if (num_beams < 1) throw_bad_option("num_beams", num_beams, "must be >= 1");
+  // Far above any useful beam width; it keeps batch * num_beams from overflowing, and the
+  // Summarizer refuses what does not fit in memory before allocating.
+  if (num_beams > kMaxNumBeams)
+    throw_bad_option("num_beams", num_beams, "must be <= " + std::to_string(kMaxNumBeams));
   if (num_return_sequences < 1)
     throw_bad_option("num_return_sequences", num_return_sequences, "must be >= 1");
   if (num_beams == 1 && !do_sample && num_return_sequences > 1)
@@ -179,7 +210,6 @@ inline void GenerationOptions::validate() const {
   detail::check_token_id("forced_bos_token_id", forced_bos_token_id);
   detail::check_token_ids("eos_token_id", eos_token_ids);
   detail::check_token_ids("forced_eos_token_id", forced_eos_token_ids);
-  (void)resolved_decoder_start_token_id();  // throws when neither start nor bos is known
 }
 
 }  // namespace srformer

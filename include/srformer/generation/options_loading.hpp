@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <optional>
@@ -27,21 +28,11 @@ namespace srformer {
 
 namespace detail {
 
-inline nlohmann::json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FormatError("cannot open '" + path.string() + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  try {
-    return nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError("'" + path.string() + "' is not valid JSON: " + e.what());
-  }
-}
+inline nlohmann::json read_json_file(const std::filesystem::path& path) { return io::read_json_file(path); }
 
 [[noreturn]] inline void throw_bad_field(const std::string& source, const std::string& key,
                                          const nlohmann::json& value, const std::string& expected) {
-  throw ConfigError(source + ": field '" + key + "' must be " + expected + ", got " + value.dump());
+  throw ConfigError(source + ": field '" + key + "' must be " + expected + ", got " + io::json_excerpt(value));
 }
 
 inline std::int64_t json_integer(const std::string& source, const std::string& key, const nlohmann::json& v) {
@@ -92,14 +83,27 @@ inline EarlyStopping json_early_stopping(const std::string& source, const std::s
 
 }  // namespace detail
 
+/// Which file (and part of it) set each generation option, by HF's field name: what
+/// a message blames when a loaded value is invalid.
+using GenerationOptionSources = std::map<std::string, std::string>;
+
 /// Copies every generation field that `settings` holds into `options`, using HF's
 /// names (max_length, num_beams, eos_token_id, ...). Other keys are ignored, so a
 /// whole config.json can be passed. A JSON null unsets an optional field. `source`
-/// names the file in error messages. Throws ConfigError on a field of the wrong type.
+/// names the file in error messages (and is recorded in `sources` for every field set).
+/// Throws ConfigError on a field of the wrong type.
 inline void apply_generation_settings(GenerationOptions& options, const nlohmann::json& settings,
-                                      const std::string& source) {
+                                      const std::string& source, GenerationOptionSources* sources = nullptr) {
   using namespace detail;
-  if (!settings.is_object()) throw ConfigError(source + ": expected a JSON object, got " + settings.dump());
+  if (!settings.is_object()) throw ConfigError(source + ": expected a JSON object, got " + io::json_excerpt(settings));
+  static const char* const kFields[] = {
+      "max_new_tokens", "max_length", "min_new_tokens", "decoder_start_token_id", "bos_token_id", "pad_token_id",
+      "forced_bos_token_id", "eos_token_id", "forced_eos_token_id", "min_length", "num_beams", "num_return_sequences",
+      "length_penalty", "early_stopping", "do_sample", "no_repeat_ngram_size", "repetition_penalty", "temperature",
+      "top_k", "top_p"};
+  if (sources)
+    for (const char* field : kFields)
+      if (settings.contains(field)) (*sources)[field] = source;
   for (const auto& [key, v] : settings.items()) {
     const bool null = v.is_null();
     if (key == "max_new_tokens") {
@@ -148,17 +152,32 @@ inline void apply_generation_settings(GenerationOptions& options, const nlohmann
   }
 }
 
+/// ConfigError "<file that set the option>: <message>" for an invalid loaded option.
+[[noreturn]] inline void throw_loaded_option_error(const GenerationOptionError& error,
+                                                   const GenerationOptionSources& sources,
+                                                   const std::string& fallback_source) {
+  const auto found = sources.find(error.option());
+  throw ConfigError((found != sources.end() ? found->second : fallback_source) + ": " + error.what());
+}
+
 /// Generation defaults of the model in `model_dir` (see the precedence at the top of
 /// this file). `task` selects config.json's task_specific_params entry ("summarization"
-/// by default; empty for none). Does not validate: callers may still override fields.
+/// by default; empty for none). Every value is checked on its own (GenerationOptions::
+/// validate_values): an invalid one is a ConfigError naming the file that set it (as
+/// HF's GenerationConfig refuses it on loading). A missing decoder start token is not an
+/// error here: the caller may complete it from config.json. `sources`, when given,
+/// receives the file of every option that was set.
 inline GenerationOptions load_generation_options(const std::string& model_dir,
-                                                 const std::string& task = "summarization") {
+                                                 const std::string& task = "summarization",
+                                                 GenerationOptionSources* sources = nullptr) {
+  GenerationOptionSources local_sources;
+  if (!sources) sources = &local_sources;
   namespace fs = std::filesystem;
   const fs::path dir(model_dir);
   const fs::path generation_path = dir / "generation_config.json";
   const fs::path config_path = dir / "config.json";
-  const bool has_generation = fs::is_regular_file(generation_path);
-  const bool has_config = fs::is_regular_file(config_path);
+  const bool has_generation = io::name_exists(generation_path);
+  const bool has_config = io::name_exists(config_path);
   if (!has_generation && !has_config)
     throw ConfigError("model folder '" + model_dir + "' has neither generation_config.json nor config.json");
 
@@ -169,9 +188,9 @@ inline GenerationOptions load_generation_options(const std::string& model_dir,
     if (!config.is_object()) throw ConfigError(config_path.string() + ": expected a JSON object");
   }
   if (has_generation) {
-    apply_generation_settings(options, detail::read_json_file(generation_path), generation_path.string());
+    apply_generation_settings(options, detail::read_json_file(generation_path), generation_path.string(), sources);
   } else {
-    apply_generation_settings(options, config, config_path.string());
+    apply_generation_settings(options, config, config_path.string(), sources);
   }
 
   if (has_config) {
@@ -186,12 +205,17 @@ inline GenerationOptions load_generation_options(const std::string& model_dir,
       const nlohmann::json& task_params = (*params)[task];
       const std::string source = config_path.string() + " task_specific_params." + task;
       if (!task_params.is_object()) throw ConfigError(source + ": expected a JSON object");
-      apply_generation_settings(options, task_params, source);
+      apply_generation_settings(options, task_params, source, sources);
       if (auto prefix = task_params.find("prefix"); prefix != task_params.end()) {
         if (!prefix->is_string()) detail::throw_bad_field(source, "prefix", *prefix, "a string");
         options.prefix = prefix->get<std::string>();
       }
     }
+  }
+  try {
+    options.validate_values();
+  } catch (const GenerationOptionError& error) {
+    throw_loaded_option_error(error, *sources, (has_generation ? generation_path : config_path).string());
   }
   return options;
 }

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
 #include "srformer/core/tensor.hpp"
 #include "srformer/io/json.hpp"
 #include "srformer/io/safetensors.hpp"
@@ -52,7 +53,7 @@ class Checkpoint {
   /// The file that holds `name`; TensorError "checkpoint <folder>: missing tensor '<name>'" when absent.
   const SafetensorsFile& file_of(const std::string& name) const {
     const auto found = owner_of_.find(name);
-    if (found == owner_of_.end()) throw TensorError(where() + "missing tensor '" + name + "'");
+    if (found == owner_of_.end()) throw TensorError(where() + "missing tensor '" + printable(name) + "'");
     return files_[found->second];
   }
   /// dtype, shape and offsets of `name`.
@@ -65,7 +66,7 @@ class Checkpoint {
   FloatTensor tensor(const std::string& name, const Shape& expected) const {
     const TensorInfo& entry = info(name);
     if (entry.shape != expected)
-      throw TensorError(where() + "tensor '" + name + "' has shape " + shape_to_string(entry.shape) +
+      throw TensorError(where() + "tensor '" + printable(name) + "' has shape " + shape_to_string(entry.shape) +
                         " but shape " + shape_to_string(expected) + " is expected");
     return tensor(name);
   }
@@ -88,16 +89,19 @@ class Checkpoint {
   explicit Checkpoint(const std::filesystem::path& source) : source_(source) {
     std::error_code ignored;
     const auto status = std::filesystem::status(source, ignored);
-    if (!std::filesystem::exists(status)) throw FormatError("checkpoint " + source.string() + " does not exist");
-    if (std::filesystem::is_directory(status)) {
+    if (!std::filesystem::is_directory(status)) {
+      if (const auto problem = file_problem(source)) throw FormatError("checkpoint " + source.string() + " " + *problem);
+    } else {
       folder_ = source;
-      if (std::filesystem::exists(source / kSingleFileName))
+      // Anything under the name (even a dangling link or a link loop) is opened, so that the
+      // message says what is wrong with it rather than that it is missing.
+      if (name_exists(source / kSingleFileName))
         open_single(source / kSingleFileName);
-      else if (std::filesystem::exists(source / kIndexFileName))
+      else if (name_exists(source / kIndexFileName))
         open_sharded(source / kIndexFileName);
       else
         throw FormatError(where() + "folder has neither " + kSingleFileName + " nor " + kIndexFileName +
-                          (std::filesystem::exists(source / "pytorch_model.bin")
+                          (name_exists(source / "pytorch_model.bin")
                                ? " (only pytorch_model.bin, which is not supported: convert it to safetensors)"
                                : ""));
       return;
@@ -133,7 +137,7 @@ class Checkpoint {
     std::map<std::string, std::vector<std::string>> tensors_of_shard;
     for (const auto& item : weight_map->items()) {
       if (!item.value().is_string())
-        throw FormatError("file " + index_path.string() + ": \"weight_map\" entry for tensor '" + item.key() +
+        throw FormatError("file " + index_path.string() + ": \"weight_map\" entry for tensor '" + printable(item.key()) +
                           "' is a JSON " + item.value().type_name() + ", not a shard file name");
       const std::string shard = item.value().get<std::string>();
       check_shard_name(index_path, item.key(), shard);
@@ -142,13 +146,12 @@ class Checkpoint {
 
     for (const auto& entry : tensors_of_shard) {
       const std::filesystem::path shard_path = folder_ / entry.first;
-      std::error_code ignored;
-      if (!std::filesystem::is_regular_file(shard_path, ignored))
-        throw FormatError(where() + "shard '" + entry.first + "' listed in " + index_name + " (for tensor '" +
-                          entry.second.front() + "'" +
+      if (const auto problem = file_problem(shard_path))
+        throw FormatError(where() + "shard '" + printable(entry.first) + "' listed in " + index_name + " (for tensor '" +
+                          printable(entry.second.front()) + "'" +
                           (entry.second.size() > 1 ? " and " + std::to_string(entry.second.size() - 1) + " more"
                                                    : std::string()) +
-                          ") does not exist in " + folder_.string());
+                          ") " + (*problem == "does not exist" ? "does not exist in " + folder_.string() : *problem));
     }
 
     for (const auto& entry : tensors_of_shard) {
@@ -156,7 +159,7 @@ class Checkpoint {
       const SafetensorsFile& shard = files_.back();
       for (const auto& name : entry.second) {
         if (!shard.contains(name))
-          throw FormatError(where() + "shard '" + entry.first + "' does not contain tensor '" + name + "' that " +
+          throw FormatError(where() + "shard '" + printable(entry.first) + "' does not contain tensor '" + printable(name) + "' that " +
                             index_name + " maps to it");
         owner_of_.emplace(name, files_.size() - 1);
       }
@@ -172,7 +175,7 @@ class Checkpoint {
     for (const auto& part : shard_path)
       if (part == "..") escapes = true;
     if (escapes)
-      throw FormatError("file " + index_path.string() + ": shard name '" + shard + "' for tensor '" + tensor +
+      throw FormatError("file " + index_path.string() + ": shard name '" + printable(shard) + "' for tensor '" + printable(tensor) +
                         "' is not a file name inside the checkpoint folder");
   }
 

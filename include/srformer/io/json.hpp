@@ -3,6 +3,7 @@
 // that name the file, so that a broken download is easy to spot.
 #include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -18,25 +19,85 @@
 #include <nlohmann/json.hpp>
 
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
+#include "srformer/io/file_checks.hpp"
 
 namespace srformer::io {
 
-/// Parses `text`; FormatError "<source>: invalid JSON: ..." (with line/column) when malformed.
-inline nlohmann::json parse_json(std::string_view text, const std::string& source) {
+/// Deepest nesting of arrays and objects a JSON text may have. HuggingFace files
+/// nest a few levels; nlohmann's serializer and copy recurse once per level, so a
+/// file of 100,000 '[' would overflow the stack when a value is copied or quoted.
+inline constexpr int kMaxJsonDepth = 128;
+
+/// Largest JSON file read whole (config, tokenizer, index files are far smaller).
+inline constexpr std::uint64_t kMaxJsonFileBytes = std::uint64_t{1} << 30;
+
+namespace detail {
+
+/// 1-based line of the first byte at which `text` nests deeper than `max_depth`, or 0.
+/// Counts brackets outside strings; a malformed text is left to the parser.
+inline std::size_t line_nested_too_deep(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  std::size_t line = 1;
+  for (const char c : text) {
+    if (c == '\n') ++line;
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return line;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return 0;
+}
+
+}  // namespace detail
+
+/// Parses `text`: FormatError "<source>: invalid JSON: ..." (with line/column) when malformed,
+/// or when arrays/objects nest deeper than `max_depth`.
+template <class Json = nlohmann::json>
+Json parse_json(std::string_view text, const std::string& source, int max_depth = kMaxJsonDepth) {
+  if (const std::size_t line = detail::line_nested_too_deep(text, max_depth))
+    throw FormatError(source + ": invalid JSON: arrays/objects nest deeper than " + std::to_string(max_depth) +
+                      " levels (line " + std::to_string(line) + ")");
   try {
-    return nlohmann::json::parse(text.begin(), text.end());
+    return Json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& error) {
-    throw FormatError(source + ": invalid JSON: " + error.what());
+    // The parser quotes the bytes it stopped at, which may be anything.
+    throw FormatError(source + ": invalid JSON: " + printable(error.what()));
   }
 }
 
-/// Whole file as bytes; FormatError naming the file when it is missing, a folder or unreadable.
-inline std::string read_text_file(const std::filesystem::path& path) {
-  std::error_code status_error;
-  const auto status = std::filesystem::status(path, status_error);
-  if (!std::filesystem::exists(status)) throw FormatError("file " + path.string() + " does not exist");
-  if (std::filesystem::is_directory(status))
-    throw FormatError("file " + path.string() + " is a directory, not a file");
+/// A JSON value for an error message: compact, escaped and cut (a value from a file
+/// may be megabytes long, hold invalid UTF-8 in a string built by code, or control bytes).
+template <class Json>
+std::string json_excerpt(const Json& value, std::size_t max_bytes = 120) {
+  const std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() <= max_bytes) return printable(text);
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return printable(std::string_view(text).substr(0, cut)) + "... (" + std::to_string(text.size() - cut) +
+         " more bytes)";
+}
+
+/// Whole file as bytes; FormatError naming the file when it is missing, not a regular
+/// file, unreadable or larger than `max_bytes`.
+inline std::string read_text_file(const std::filesystem::path& path, std::uint64_t max_bytes = kMaxJsonFileBytes) {
+  require_regular_file(path);
+  std::error_code size_error;
+  const std::uintmax_t size = std::filesystem::file_size(path, size_error);
+  if (!size_error && size > max_bytes)
+    throw FormatError("file " + path.string() + " is " + std::to_string(size) + " bytes, more than the " +
+                      std::to_string(max_bytes) + " this reader accepts (not the file it should be?)");
   std::ifstream stream(path, std::ios::binary);
   if (!stream) throw FormatError("file " + path.string() + ": cannot open: " + std::strerror(errno));
   std::ostringstream contents;
@@ -46,8 +107,9 @@ inline std::string read_text_file(const std::filesystem::path& path) {
 }
 
 /// Reads and parses a JSON file; FormatError naming the file when missing, unreadable or invalid.
-inline nlohmann::json read_json_file(const std::filesystem::path& path) {
-  return parse_json(read_text_file(path), "file " + path.string());
+template <class Json = nlohmann::json>
+Json read_json_file(const std::filesystem::path& path) {
+  return parse_json<Json>(read_text_file(path), "file " + path.string());
 }
 
 /// Like read_json_file, and the top level must be an object (as config files are).

@@ -23,9 +23,11 @@
 #include <nlohmann/json.hpp>
 
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
 #include "srformer/core/tensor.hpp"
 #include "srformer/io/detail/half_float.hpp"
 #include "srformer/io/detail/mapped_file.hpp"
+#include "srformer/io/json.hpp"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "srformer reads safetensors (little-endian) in place and needs a little-endian host"
@@ -117,7 +119,7 @@ class SafetensorsFile {
   /// dtype, shape and offsets; TensorError when absent.
   const TensorInfo& info(const std::string& name) const {
     const auto found = tensors_.find(name);
-    if (found == tensors_.end()) throw TensorError(where() + "missing tensor '" + name + "'");
+    if (found == tensors_.end()) throw TensorError(where() + "missing tensor '" + printable(name) + "'");
     return found->second;
   }
   /// The "__metadata__" string map (empty when the header has none).
@@ -148,7 +150,7 @@ class SafetensorsFile {
         return FloatTensor::owning(name, entry.shape, std::move(values));
       }
       default:
-        throw TensorError(where() + "tensor '" + name + "' has dtype " + dtype_name(entry.dtype) +
+        throw TensorError(where() + "tensor '" + printable(name) + "' has dtype " + dtype_name(entry.dtype) +
                           ", but a float tensor (F32, F16 or BF16) is needed");
     }
   }
@@ -173,14 +175,14 @@ class SafetensorsFile {
         for (std::size_t i = 0; i < count; ++i) {
           const auto value = detail::load_unaligned<std::uint64_t>(bytes + 8 * i);
           if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-            throw TensorError(where() + "tensor '" + name + "' element " + std::to_string(i) + " = " +
+            throw TensorError(where() + "tensor '" + printable(name) + "' element " + std::to_string(i) + " = " +
                               std::to_string(value) + " does not fit in int64");
           values[i] = static_cast<std::int64_t>(value);
         }
         return values;
       }
       default:
-        throw TensorError(where() + "tensor '" + name + "' has dtype " + dtype_name(entry.dtype) +
+        throw TensorError(where() + "tensor '" + printable(name) + "' has dtype " + dtype_name(entry.dtype) +
                           ", but an integer tensor (e.g. I64 or I32) is needed");
     }
   }
@@ -202,7 +204,7 @@ class SafetensorsFile {
   std::string where() const { return "safetensors file " + path_.string() + ": "; }
   [[noreturn]] void fail(const std::string& message) const { throw FormatError(where() + message); }
   [[noreturn]] void fail_tensor(const std::string& name, const std::string& message) const {
-    throw FormatError(where() + "tensor '" + name + "': " + message);
+    throw FormatError(where() + "tensor '" + printable(name) + "': " + message);
   }
 
   template <typename T>
@@ -257,11 +259,14 @@ class SafetensorsFile {
       }
       return true;
     };
+    if (const std::size_t line = detail::line_nested_too_deep(std::string_view(first, header_size), kMaxJsonDepth))
+      fail("header is not valid JSON: arrays/objects nest deeper than " + std::to_string(kMaxJsonDepth) +
+           " levels (line " + std::to_string(line) + ")");
     nlohmann::json header;
     try {
       header = nlohmann::json::parse(first, last, on_event);
     } catch (const nlohmann::json::exception& error) {
-      fail("header is not valid JSON: " + std::string(error.what()));
+      fail("header is not valid JSON: " + printable(error.what()));
     }
     if (!duplicate.empty()) fail_tensor(duplicate, "name appears more than once in the header");
     return header;
@@ -271,7 +276,7 @@ class SafetensorsFile {
     if (!value.is_object()) fail(std::string("\"__metadata__\" is a JSON ") + value.type_name() + ", not an object");
     for (const auto& item : value.items()) {
       if (!item.value().is_string())
-        fail("\"__metadata__\" value for key '" + item.key() + "' is a JSON " + item.value().type_name() +
+        fail("\"__metadata__\" value for key '" + printable(item.key()) + "' is a JSON " + item.value().type_name() +
              ", not a string");
       metadata_.emplace(item.key(), item.value().get<std::string>());
     }
@@ -297,11 +302,11 @@ class SafetensorsFile {
     bool numel_overflow = false;
     for (const auto& dim : shape) {
       if (!dim.is_number_integer())
-        fail_tensor(name, "\"shape\" " + shape.dump() + " holds a non-integer dimension " + dim.dump());
-      if (!dim.is_number_unsigned()) fail_tensor(name, "\"shape\" " + shape.dump() + " has a negative dimension");
+        fail_tensor(name, "\"shape\" " + json_excerpt(shape) + " holds a non-integer dimension " + json_excerpt(dim));
+      if (!dim.is_number_unsigned()) fail_tensor(name, "\"shape\" " + json_excerpt(shape) + " has a negative dimension");
       const auto extent = dim.get<std::uint64_t>();
       if (extent > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-        fail_tensor(name, "\"shape\" " + shape.dump() + " has a dimension too large for int64");
+        fail_tensor(name, "\"shape\" " + json_excerpt(shape) + " has a dimension too large for int64");
       entry.shape.push_back(static_cast<std::int64_t>(extent));
       numel_overflow = numel_overflow || __builtin_mul_overflow(numel, extent, &numel);
     }
@@ -309,7 +314,7 @@ class SafetensorsFile {
     const auto& offsets = value["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
         !offsets[1].is_number_unsigned())
-      fail_tensor(name, "\"data_offsets\" " + offsets.dump() + " is not a pair of non-negative integers");
+      fail_tensor(name, "\"data_offsets\" " + json_excerpt(offsets) + " is not a pair of non-negative integers");
     entry.begin = offsets[0].get<std::uint64_t>();
     entry.end = offsets[1].get<std::uint64_t>();
     const std::string offsets_text = "data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + "]";
@@ -345,7 +350,7 @@ class SafetensorsFile {
                                      ") of the data buffer unused (tensors must be contiguous)");
       if (entry->begin < covered)
         fail_tensor(entry->name, "data_offsets [" + std::to_string(entry->begin) + ", " +
-                                     std::to_string(entry->end) + "] overlap tensor '" + previous->name +
+                                     std::to_string(entry->end) + "] overlap tensor '" + printable(previous->name) +
                                      "' [" + std::to_string(previous->begin) + ", " +
                                      std::to_string(previous->end) + "]");
       covered = entry->end;
@@ -353,7 +358,7 @@ class SafetensorsFile {
     }
     if (covered != buffer_size)
       fail(std::to_string(buffer_size - covered) + " trailing bytes after the last tensor" +
-           (previous ? " '" + previous->name + "'" : std::string()) +
+           (previous ? " '" + printable(previous->name) + "'" : std::string()) +
            " (the data buffer must end exactly at the end of the file)");
   }
 

@@ -2,15 +2,19 @@
 // Model hyper-parameters read from a HuggingFace config.json, for the two
 // supported families. Anything we do not implement is rejected by name rather
 // than guessed.
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
 #include "srformer/core/tensor.hpp"
 #include "srformer/io/json.hpp"
 #include "srformer/nn/activation.hpp"
@@ -50,7 +54,9 @@ struct ModelConfig {
   bool scale_embedding = false;
 
   std::int32_t pad_token_id = 0;
+  /// The first of eos_token_ids (HF allows an int or a list).
   std::int32_t eos_token_id = 1;
+  std::vector<std::int32_t> eos_token_ids = {1};
   std::int32_t bos_token_id = -1;
   std::int32_t decoder_start_token_id = 0;
 
@@ -68,12 +74,12 @@ T config_value(const nlohmann::json& json, const char* key, const std::string& s
     if (const std::optional<T> number = io::json_number_as<T>(value)) return *number;
     throw ConfigError(source + ": key '" + key + "' " +
                       (value.is_number() ? "is not a value its type can hold" : "has the wrong type") + " (" +
-                      value.dump() + ")");
+                      io::json_excerpt(value) + ")");
   } else {
     try {
       return value.get<T>();
     } catch (const nlohmann::json::exception&) {
-      throw ConfigError(source + ": key '" + key + "' has the wrong type (" + value.dump() + ")");
+      throw ConfigError(source + ": key '" + key + "' has the wrong type (" + io::json_excerpt(value) + ")");
     }
   }
 }
@@ -87,6 +93,45 @@ T config_value_or(const nlohmann::json& json, const char* key, T fallback, const
 inline void require_positive(Index value, const char* key, const std::string& source) {
   if (value <= 0)
     throw ConfigError(source + ": '" + key + "' must be positive, got " + std::to_string(value));
+}
+
+/// Every size read from config.json is checked against a bound before it sizes or
+/// indexes anything: the weights are checked against these sizes later, but products
+/// of unchecked sizes could overflow first. The bounds are far above any released
+/// T5/BART (t5-11b: d_ff 65536, 128 heads; vocabularies of 250k).
+inline constexpr Index kMaxModelDimension = Index{1} << 20;
+inline constexpr Index kMaxLayers = 1024;
+inline constexpr Index kMaxRelativeBuckets = Index{1} << 16;
+inline constexpr Index kMaxPositions = Index{1} << 24;
+
+inline void require_in_range(Index value, Index low, Index high, const char* key, const std::string& source) {
+  if (value < low || value > high)
+    throw ConfigError(source + ": '" + key + "' must be in [" + std::to_string(low) + ", " + std::to_string(high) +
+                      "], got " + std::to_string(value));
+}
+
+/// HF allows eos_token_id to be an int or a list of ints; null keeps `fallback`.
+inline std::vector<std::int32_t> config_token_list(const nlohmann::json& json, const char* key,
+                                                   std::int32_t fallback, const std::string& source) {
+  if (!json.contains(key) || json.at(key).is_null()) return {fallback};
+  const nlohmann::json& value = json.at(key);
+  if (!value.is_array()) return {config_value<std::int32_t>(json, key, source)};
+  std::vector<std::int32_t> ids;
+  for (const auto& item : value) {
+    const std::optional<std::int32_t> id = item.is_number() ? io::json_number_as<std::int32_t>(item) : std::nullopt;
+    if (!id)
+      throw ConfigError(source + ": key '" + key + "' must be a token id or a list of token ids, got " +
+                        io::json_excerpt(value));
+    ids.push_back(*id);
+  }
+  if (ids.empty()) throw ConfigError(source + ": key '" + key + "' is an empty list");
+  return ids;
+}
+
+inline void require_token_id(std::int32_t id, Index vocab_size, const char* key, const std::string& source) {
+  if (id < 0 || id >= vocab_size)
+    throw ConfigError(source + ": '" + key + "' = " + std::to_string(id) + " is outside the vocabulary [0, " +
+                      std::to_string(vocab_size) + ")");
 }
 
 inline ModelConfig t5_config(const nlohmann::json& j, const std::string& source) {
@@ -120,9 +165,21 @@ inline ModelConfig t5_config(const nlohmann::json& j, const std::string& source)
   // transformers 5.x writes scale_decoder_outputs; older configs scale exactly when tied.
   c.scale_decoder_outputs = config_value_or<bool>(j, "scale_decoder_outputs", c.tie_word_embeddings, source);
   c.pad_token_id = config_value_or<std::int32_t>(j, "pad_token_id", 0, source);
-  c.eos_token_id = config_value_or<std::int32_t>(j, "eos_token_id", 1, source);
+  c.eos_token_ids = config_token_list(j, "eos_token_id", 1, source);
+  c.eos_token_id = c.eos_token_ids.front();
   c.decoder_start_token_id = config_value_or<std::int32_t>(j, "decoder_start_token_id", c.pad_token_id, source);
-  require_positive(c.relative_attention_num_buckets, "relative_attention_num_buckets", source);
+  // The bucket function divides by max_exact = buckets/4 (encoder) and takes
+  // log(max_distance / max_exact) with the decoder's max_exact = buckets/2: fewer than
+  // 4 buckets or a max distance <= buckets/2 make that log zero, negative or infinite,
+  // and HF's bucket index then points outside the bias table.
+  require_in_range(c.relative_attention_num_buckets, 4, kMaxRelativeBuckets, "relative_attention_num_buckets", source);
+  if (c.relative_attention_max_distance <= c.relative_attention_num_buckets / 2)
+    throw ConfigError(source + ": 'relative_attention_max_distance' must be greater than half of "
+                      "'relative_attention_num_buckets' (" + std::to_string(c.relative_attention_num_buckets / 2) +
+                      "), got " + std::to_string(c.relative_attention_max_distance));
+  if (!(std::isfinite(c.norm_eps) && c.norm_eps > 0.0f))
+    throw ConfigError(source + ": 'layer_norm_epsilon' must be a positive finite number, got " +
+                      std::to_string(c.norm_eps));
   return c;
 }
 
@@ -152,7 +209,8 @@ inline ModelConfig bart_config(const nlohmann::json& j, const std::string& sourc
   c.scale_embedding = config_value_or<bool>(j, "scale_embedding", false, source);
   c.tie_word_embeddings = config_value_or<bool>(j, "tie_word_embeddings", true, source);
   c.pad_token_id = config_value_or<std::int32_t>(j, "pad_token_id", 1, source);
-  c.eos_token_id = config_value_or<std::int32_t>(j, "eos_token_id", 2, source);
+  c.eos_token_ids = config_token_list(j, "eos_token_id", 2, source);
+  c.eos_token_id = c.eos_token_ids.front();
   c.bos_token_id = config_value_or<std::int32_t>(j, "bos_token_id", 0, source);
   c.decoder_start_token_id = config_value_or<std::int32_t>(j, "decoder_start_token_id", c.eos_token_id, source);
   // Variants whose layer layout differs from BART's post-norm stack.
@@ -177,18 +235,28 @@ inline ModelConfig parse_model_config(const nlohmann::json& json, const std::str
   else if (model_type == "bart")
     config = detail::bart_config(json, source);
   else
-    throw ConfigError(source + ": unsupported model_type '" + model_type + "' (supported: t5, bart)");
+    throw ConfigError(source + ": unsupported model_type " + quote(model_type) + " (supported: t5, bart)");
   if (json.contains("is_encoder_decoder") && json.at("is_encoder_decoder").is_boolean() &&
       !json.at("is_encoder_decoder").get<bool>())
     throw ConfigError(source + ": is_encoder_decoder is false; only encoder-decoder models are supported");
-  detail::require_positive(config.vocab_size, "vocab_size", source);
-  detail::require_positive(config.d_model, "d_model", source);
-  detail::require_positive(config.head_dim, "d_kv", source);
-  detail::require_positive(config.encoder_layers, "num_layers/encoder_layers", source);
-  detail::require_positive(config.decoder_layers, "num_decoder_layers/decoder_layers", source);
-  detail::require_positive(config.encoder_heads, "num_heads", source);
-  detail::require_positive(config.encoder_ffn_dim, "d_ff/encoder_ffn_dim", source);
-  detail::require_positive(config.decoder_ffn_dim, "d_ff/decoder_ffn_dim", source);
+  using detail::kMaxLayers;
+  using detail::kMaxModelDimension;
+  using detail::require_in_range;
+  const bool t5 = config.family == ModelFamily::T5;
+  require_in_range(config.vocab_size, 1, std::numeric_limits<std::int32_t>::max(), "vocab_size", source);
+  require_in_range(config.d_model, 1, kMaxModelDimension, "d_model", source);
+  require_in_range(config.head_dim, 1, kMaxModelDimension, t5 ? "d_kv" : "d_model / attention heads", source);
+  require_in_range(config.encoder_layers, 1, kMaxLayers, t5 ? "num_layers" : "encoder_layers", source);
+  require_in_range(config.decoder_layers, 1, kMaxLayers, t5 ? "num_decoder_layers" : "decoder_layers", source);
+  require_in_range(config.encoder_heads, 1, kMaxModelDimension, t5 ? "num_heads" : "encoder_attention_heads", source);
+  require_in_range(config.encoder_ffn_dim, 1, kMaxModelDimension, t5 ? "d_ff" : "encoder_ffn_dim", source);
+  require_in_range(config.decoder_ffn_dim, 1, kMaxModelDimension, t5 ? "d_ff" : "decoder_ffn_dim", source);
+  if (!t5) require_in_range(config.max_position_embeddings, 1, detail::kMaxPositions, "max_position_embeddings", source);
+  detail::require_token_id(config.pad_token_id, config.vocab_size, "pad_token_id", source);
+  for (const std::int32_t id : config.eos_token_ids)
+    detail::require_token_id(id, config.vocab_size, "eos_token_id", source);
+  detail::require_token_id(config.decoder_start_token_id, config.vocab_size, "decoder_start_token_id", source);
+  if (config.bos_token_id != -1) detail::require_token_id(config.bos_token_id, config.vocab_size, "bos_token_id", source);
   return config;
 }
 

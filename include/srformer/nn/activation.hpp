@@ -5,6 +5,7 @@
 #include <string>
 
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
 #include "srformer/core/tensor.hpp"
 
 namespace srformer {
@@ -17,7 +18,7 @@ inline Activation parse_activation(const std::string& name, const std::string& s
   if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast")
     return Activation::GeluTanh;
   if (name == "silu" || name == "swish") return Activation::Silu;
-  throw ConfigError(source + ": unsupported activation function '" + name +
+  throw ConfigError(source + ": unsupported activation function '" + printable(name) +
                     "' (supported: relu, gelu, gelu_new, gelu_pytorch_tanh, silu)");
 }
 

@@ -4,30 +4,41 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "srformer/core/tensor.hpp"
 
 namespace srformer::nn {
 
-/// HF's _relative_position_bucket, computed in float32 like the reference.
+/// HF's _relative_position_bucket, computed in float32 like the reference. Total: for
+/// any arguments the result lies in [0, num_buckets) (parse_model_config refuses the
+/// settings for which HF's formula leaves the table; this function clamps anyway, so a
+/// model built some other way cannot read outside its bias table).
 inline Index relative_position_bucket(Index relative_position, bool bidirectional, Index num_buckets,
                                       Index max_distance) {
+  if (num_buckets < 2) return 0;
   Index bucket = 0;
   Index n = num_buckets;
+  // |relative_position| without overflow: positions are bounded by sequence lengths,
+  // but INT64_MIN has no positive counterpart.
+  const Index rel_limit = std::numeric_limits<Index>::max();
   Index rel = relative_position;
   if (bidirectional) {
     n /= 2;
     if (rel > 0) bucket += n;
-    rel = std::abs(rel);
+    rel = rel == std::numeric_limits<Index>::min() ? rel_limit : std::abs(rel);
   } else {
-    rel = -std::min<Index>(rel, 0);
+    rel = rel >= 0 ? 0 : (rel == std::numeric_limits<Index>::min() ? rel_limit : -rel);
   }
   const Index max_exact = n / 2;
   if (rel < max_exact) return bucket + rel;
+  if (max_exact < 1 || max_distance <= max_exact) return bucket + n - 1;
   const float scaled = std::log(static_cast<float>(rel) / static_cast<float>(max_exact)) /
                        static_cast<float>(std::log(static_cast<double>(max_distance) / max_exact)) *
                        static_cast<float>(n - max_exact);
-  const Index large = std::min<Index>(max_exact + static_cast<Index>(scaled), n - 1);
+  // The cast is defined only for values an Index can hold; anything past n - 1 is clamped anyway.
+  const Index offset = (scaled >= 0.0f && scaled < static_cast<float>(n)) ? static_cast<Index>(scaled) : (n - 1);
+  const Index large = std::min<Index>(max_exact + offset, n - 1);
   return bucket + large;
 }
 

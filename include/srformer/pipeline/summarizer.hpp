@@ -13,8 +13,10 @@
 #include <filesystem>
 #include <initializer_list>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,11 +27,13 @@
 #include "srformer/core/error.hpp"
 #include "srformer/generation/options.hpp"
 #include "srformer/generation/options_loading.hpp"
+#include "srformer/generation/detail/session_checks.hpp"
 #include "srformer/generation/search.hpp"
 #include "srformer/models/config.hpp"
 #include "srformer/models/load.hpp"
 #include "srformer/models/seq2seq_model.hpp"
 #include "srformer/models/token_batch.hpp"
+#include "srformer/pipeline/detail/memory_estimate.hpp"
 #include "srformer/tokenizers/detail/utf8.hpp"
 #include "srformer/tokenizers/load_tokenizer.hpp"
 #include "srformer/tokenizers/tokenizer.hpp"
@@ -48,7 +52,21 @@ struct SummarizerOptions {
   /// cut (their final </s> kept). Unset: tokenizer_config.json's model_max_length
   /// when it is a real limit, else 512 for T5 and max_position_embeddings for BART.
   std::optional<Index> max_input_tokens;
+  /// Longest document in bytes that goes to the tokenizer; the rest is dropped before
+  /// tokenizing (at a character boundary; Summary::document_bytes_dropped says how much),
+  /// so that the tokenizer's time and memory follow what is kept, not what was sent
+  /// (SentencePiece is quadratic on some inputs, e.g. long runs of combining marks).
+  /// Unset: kDocumentBytesPerToken (64) bytes per input token, 32 KiB for 512 tokens,
+  /// far more than the text that fits in the token limit.
+  std::optional<Index> max_document_bytes;
+  /// Memory one summarize() call may plan to use (encoder batch, decoder hypotheses),
+  /// estimated before allocating: a call above it is refused with a ResourceError that
+  /// names the batch size or num_beams. Unset: the machine's memory (or ulimit -v).
+  std::optional<std::uint64_t> memory_limit_bytes;
 };
+
+/// Default document byte budget per input token (SummarizerOptions::max_document_bytes).
+inline constexpr Index kDocumentBytesPerToken = 64;
 
 /// One document's summary.
 struct Summary {
@@ -61,8 +79,10 @@ struct Summary {
   std::optional<float> score;
   /// Model input length (prefix, document and special tokens, after truncation).
   Index input_tokens = 0;
-  /// Whether the document was cut to the model's input limit.
+  /// Whether the document was cut to the model's input limit (tokens or bytes).
   bool input_truncated = false;
+  /// Bytes at the end of the document that were never tokenized (max_document_bytes).
+  Index document_bytes_dropped = 0;
   /// Generated tokens after the start token, eos included.
   Index output_tokens = 0;
 };
@@ -106,7 +126,7 @@ namespace detail {
 /// huge sentinel, int(1e30), when there is none); nullopt otherwise.
 inline std::optional<Index> tokenizer_model_max_length(const std::filesystem::path& folder) {
   const auto path = folder / "tokenizer_config.json";
-  if (!std::filesystem::is_regular_file(path)) return std::nullopt;
+  if (!io::name_exists(path)) return std::nullopt;
   const nlohmann::json config = read_json_file(path);
   if (!config.is_object()) return std::nullopt;
   const auto it = config.find("model_max_length");
@@ -143,18 +163,28 @@ class Summarizer {
                                                                  : attention::ModelFlavor::Bart));
     model_ = load_model(model_folder, attention_options);
     tokenizer_ = load_tokenizer(model_folder);
-    defaults_ = load_generation_options(model_folder.string(), options.task);
-    fill_missing_special_tokens(defaults_, model_->config());
+    GenerationOptionSources sources;
+    defaults_ = load_generation_options(model_folder.string(), options.task, &sources);
+    fill_missing_special_tokens(defaults_, model_->config(), &sources);
+    try {
+      defaults_.validate();
+      detail::check_options_against_vocab(defaults_, model_->config().vocab_size);
+    } catch (const GenerationOptionError& error) {
+      throw_loaded_option_error(error, sources, model_->config().source);
+    }
     max_input_tokens_ = options.max_input_tokens
                             ? *options.max_input_tokens
                             : detail::tokenizer_model_max_length(model_folder).value_or(
                                   detail::default_max_input_tokens(model_->config()));
+    set_limits(options);
     check();
   }
 
   /// From parts already loaded (e.g. one model shared by several summarizers).
+  /// `limits` supplies max_document_bytes and memory_limit_bytes (the other fields are
+  /// not used here).
   Summarizer(std::shared_ptr<const Seq2SeqModel> model, std::shared_ptr<const Tokenizer> tokenizer,
-             GenerationOptions defaults, Index max_input_tokens)
+             GenerationOptions defaults, Index max_input_tokens, const SummarizerOptions& limits = {})
       : model_(std::move(model)),
         tokenizer_(std::move(tokenizer)),
         defaults_(std::move(defaults)),
@@ -162,6 +192,7 @@ class Summarizer {
     if (!model_) throw InputError("Summarizer: no model");
     if (!tokenizer_) throw InputError("Summarizer: no tokenizer");
     fill_missing_special_tokens(defaults_, model_->config());
+    set_limits(limits);
     check();
   }
 
@@ -172,6 +203,10 @@ class Summarizer {
   std::shared_ptr<const Seq2SeqModel> shared_model() const { return model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   Index max_input_tokens() const { return max_input_tokens_; }
+  /// Longest document prefix (bytes) that is tokenized; see SummarizerOptions.
+  Index max_document_bytes() const { return max_document_bytes_; }
+  /// Memory a call may plan to use (0: not checked); see SummarizerOptions.
+  std::uint64_t memory_limit_bytes() const { return memory_limit_bytes_; }
 
   /// Model input ids of one document: options.prefix + document, tokenized and cut
   /// to max_input_tokens() (the final </s> kept). `index` names the document in errors.
@@ -212,27 +247,58 @@ class Summarizer {
 
     auto start = Clock::now();
     std::vector<std::vector<TokenId>> inputs(documents.size());
+    Index longest = 0;
     for (std::size_t i = 0; i < documents.size(); ++i) {
       TokenizedInput input = tokenize(documents[i], options, i);
       Summary& summary = out.summaries[i];
       summary.input_tokens = static_cast<Index>(input.ids.size());
       summary.input_truncated = input.truncated;
+      summary.document_bytes_dropped = input.bytes_dropped;
       stats.input_tokens += summary.input_tokens;
+      longest = std::max(longest, summary.input_tokens);
       inputs[i] = std::move(input.ids);
     }
     stats.tokenize_seconds = detail::seconds_since(start);
 
+    const Index batch = static_cast<Index>(documents.size());
+    const Index beams = options.num_beams;
+    const std::string what = "a batch of " + std::to_string(batch) + " document" + (batch == 1 ? "" : "s") +
+                             " padded to " + std::to_string(longest) + " tokens";
+    const std::uint64_t encode_bytes =
+        detail::estimate_encode_bytes(model_->config(), model_->attention_options(), batch, longest);
+    check_memory(encode_bytes, "encoding " + what, "summarize fewer documents at a time");
+    const Index rows = batch * beams;  // both bounded: documents are in memory, num_beams checked below
+    const Index cache_positions = std::min<Index>(options.resolved_max_length(), 256);
+    check_memory(detail::saturating_add(encode_bytes, detail::estimate_decode_bytes(model_->config(),
+                                                                                    model_->attention_options(),
+                                                                                    rows, cache_positions)),
+                 "decoding " + what + " with num_beams = " + std::to_string(beams) + " (" + std::to_string(rows) +
+                     " hypotheses)",
+                 "lower num_beams or summarize fewer documents at a time");
+
     start = Clock::now();
-    const auto encoded = model_->encode(TokenBatch::from_sequences(inputs, model_->config().pad_token_id));
+    std::shared_ptr<const EncodedInput> encoded;
+    try {
+      encoded = model_->encode(TokenBatch::from_sequences(inputs, model_->config().pad_token_id));
+    } catch (const std::bad_alloc&) {
+      throw ResourceError("out of memory while encoding " + what + " (estimated " +
+                          detail::format_bytes(encode_bytes) + "): summarize fewer documents at a time");
+    }
     stats.encode_seconds = detail::seconds_since(start);
 
     start = Clock::now();
-    const Index batch = static_cast<Index>(documents.size());
-    const Index beams = options.num_beams;
-    std::vector<Index> memory_rows(static_cast<std::size_t>(batch * beams));
+    std::vector<Index> memory_rows(static_cast<std::size_t>(rows));
     for (std::size_t r = 0; r < memory_rows.size(); ++r) memory_rows[r] = static_cast<Index>(r) / beams;
-    const auto session = model_->start_decoding(encoded, std::move(memory_rows), options.resolved_max_length());
-    const GenerationResult result = generate(*session, batch, options);
+    GenerationResult result;
+    std::unique_ptr<DecoderSession> session;
+    try {
+      session = model_->start_decoding(encoded, std::move(memory_rows), options.resolved_max_length());
+      result = generate(*session, batch, options);
+    } catch (const std::bad_alloc&) {
+      throw ResourceError("out of memory while decoding " + what + " with num_beams = " + std::to_string(beams) +
+                          (session ? " after " + std::to_string(session->position()) + " tokens" : std::string()) +
+                          ": lower num_beams or max_new_tokens, or summarize fewer documents at a time");
+    }
     stats.decode_seconds = detail::seconds_since(start);
     stats.cross_attention_flops = model_->cross_attention_flops(*session);
 
@@ -255,17 +321,32 @@ class Summarizer {
   struct TokenizedInput {
     std::vector<TokenId> ids;
     bool truncated = false;
+    Index bytes_dropped = 0;
   };
 
   /// Tokenizes once and cuts like Tokenizer::encode(text, max_length) does: the
-  /// first ids, then the suffix (T5/BART: the final </s>).
+  /// first ids, then the suffix (T5/BART: the final </s>). Only the first
+  /// max_document_bytes() bytes of the document are tokenized.
   TokenizedInput tokenize(const std::string& document, const GenerationOptions& options, std::size_t index) const {
     const std::string where = "document " + std::to_string(index);
     if (detail::is_blank(document)) throw InputError(where + " is empty");
     TokenizedInput input;
+    std::string_view kept(document);
+    if (static_cast<Index>(kept.size()) > max_document_bytes_) {
+      std::size_t cut = static_cast<std::size_t>(max_document_bytes_);
+      // Not inside a UTF-8 character (at most 3 continuation bytes to step back over).
+      for (int back = 0; back < 3 && cut > 0 && (static_cast<unsigned char>(document[cut]) & 0xC0) == 0x80; ++back)
+        --cut;
+      kept = kept.substr(0, cut);
+      input.bytes_dropped = static_cast<Index>(document.size() - cut);
+      input.truncated = true;
+    }
     try {
-      tokenizers::detail::require_valid_utf8(document);  // offsets relative to the document, not the prefix
-      input.ids = tokenizer_->encode(options.prefix + document);
+      tokenizers::detail::require_valid_utf8(kept);  // offsets relative to the document, not the prefix
+      std::string text;
+      text.reserve(options.prefix.size() + kept.size());
+      text.append(options.prefix).append(kept);
+      input.ids = tokenizer_->encode(text);
     } catch (const TokenizerError& e) {
       throw TokenizerError(where + ": " + e.what());
     }
@@ -279,11 +360,40 @@ class Summarizer {
   }
 
   /// generation_config.json may omit ids that config.json has (older checkpoints).
-  static void fill_missing_special_tokens(GenerationOptions& options, const ModelConfig& config) {
-    if (!options.decoder_start_token_id && config.decoder_start_token_id >= 0)
+  static void fill_missing_special_tokens(GenerationOptions& options, const ModelConfig& config,
+                                          GenerationOptionSources* sources = nullptr) {
+    const auto from_config = [&](const char* option) {
+      if (sources) (*sources)[option] = config.source;
+    };
+    if (!options.decoder_start_token_id && config.decoder_start_token_id >= 0) {
       options.decoder_start_token_id = config.decoder_start_token_id;
-    if (options.eos_token_ids.empty() && config.eos_token_id >= 0) options.eos_token_ids = {config.eos_token_id};
-    if (!options.pad_token_id && config.pad_token_id >= 0) options.pad_token_id = config.pad_token_id;
+      from_config("decoder_start_token_id");
+    }
+    if (options.eos_token_ids.empty() && !config.eos_token_ids.empty()) {
+      options.eos_token_ids = config.eos_token_ids;
+      from_config("eos_token_id");
+    }
+    if (!options.pad_token_id && config.pad_token_id >= 0) {
+      options.pad_token_id = config.pad_token_id;
+      from_config("pad_token_id");
+    }
+  }
+
+  void set_limits(const SummarizerOptions& options) {
+    if (options.max_document_bytes && *options.max_document_bytes < 1)
+      throw OptionError("max document bytes must be at least 1, got " + std::to_string(*options.max_document_bytes));
+    if (max_input_tokens_ < 1 || max_input_tokens_ > (Index{1} << 30))
+      throw OptionError("max input tokens must be in [1, 2^30], got " + std::to_string(max_input_tokens_));
+    max_document_bytes_ = options.max_document_bytes.value_or(max_input_tokens_ * kDocumentBytesPerToken);
+    memory_limit_bytes_ = options.memory_limit_bytes.value_or(detail::available_memory_bytes());
+  }
+
+  /// ResourceError when `bytes` exceed the memory limit.
+  void check_memory(std::uint64_t bytes, const std::string& what, const std::string& advice) const {
+    if (memory_limit_bytes_ == 0 || bytes <= memory_limit_bytes_) return;
+    throw ResourceError(what + " needs about " + detail::format_bytes(bytes) + ", more than the memory limit of " +
+                        detail::format_bytes(memory_limit_bytes_) +
+                        " (SummarizerOptions::memory_limit_bytes; default: the machine's memory): " + advice);
   }
 
   void check() const {
@@ -300,6 +410,8 @@ class Summarizer {
   std::shared_ptr<const Tokenizer> tokenizer_;
   GenerationOptions defaults_;
   Index max_input_tokens_ = 512;
+  Index max_document_bytes_ = 512 * kDocumentBytesPerToken;
+  std::uint64_t memory_limit_bytes_ = 0;
 };
 
 }  // namespace srformer

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "srformer/core/printable.hpp"
 #include "srformer/tokenizers/detail/added_vocabulary.hpp"
 #include "srformer/tokenizers/detail/bpe_model.hpp"
 #include "srformer/tokenizers/detail/byte_level.hpp"
@@ -98,7 +99,7 @@ class ByteLevelBpeTokenizer : public Tokenizer {
     const std::string unk_token = d::json_get_or<std::string>(model, "unk_token", "", model_where);
     if (!unk_token.empty()) {
       const auto it = vocab.find(unk_token);
-      if (it == vocab.end()) throw FormatError(model_where + ": unk_token '" + unk_token + "' is not in the vocabulary");
+      if (it == vocab.end()) throw FormatError(model_where + ": unk_token '" + printable(unk_token) + "' is not in the vocabulary");
       unk_id = it->second;
     }
     const bool ignore_merges = d::json_get_or<bool>(model, "ignore_merges", false, model_where);
@@ -176,9 +177,9 @@ class ByteLevelBpeTokenizer : public Tokenizer {
       const std::optional<TokenId> id =
           it.value().is_number_integer() ? io::json_number_as<TokenId>(it.value()) : std::nullopt;
       if (!it.value().is_number_integer())
-        throw FormatError(what + ": the id of token '" + it.key() + "' is not an integer");
+        throw FormatError(what + ": the id of token '" + printable(it.key()) + "' is not an integer");
       if (!id || *id < 0)
-        throw FormatError(what + ": the id of token '" + it.key() + "' is outside [0, 2^31): " + it.value().dump());
+        throw FormatError(what + ": the id of token '" + printable(it.key()) + "' is outside [0, 2^31): " + io::json_excerpt(it.value()));
       vocab.emplace(it.key(), *id);
     }
     return vocab;
@@ -189,7 +190,7 @@ class ByteLevelBpeTokenizer : public Tokenizer {
     const std::size_t space = line.find(' ');
     if (space == std::string::npos || space == 0 || space + 1 == line.size() ||
         line.find(' ', space + 1) != std::string::npos)
-      throw FormatError(what + ": merge " + std::to_string(index) + " ('" + line + "') is not two tokens separated by one space");
+      throw FormatError(what + ": merge " + std::to_string(index) + " (" + quote(line) + ") is not two tokens separated by one space");
     return {line.substr(0, space), line.substr(space + 1)};
   }
 
@@ -212,8 +213,7 @@ class ByteLevelBpeTokenizer : public Tokenizer {
   }
 
   void finish(const std::string& where) {
-    vocab_size_ = static_cast<Index>(model_->size());
-    for (const auto& token : added_.tokens()) vocab_size_ = std::max<Index>(vocab_size_, token.id + 1);
+    vocab_size_ = added_.vocabulary_size(static_cast<Index>(model_->size()), where);
     for (const auto* ids : {&prefix_, &suffix_})
       for (const TokenId id : *ids)
         if (id < 0 || id >= vocab_size_)

@@ -21,19 +21,20 @@ namespace srformer {
 inline std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_folder) {
   namespace fs = std::filesystem;
   namespace d = tokenizers::detail;
-  if (!fs::is_directory(model_folder))
+  std::error_code status_error;
+  if (!fs::is_directory(model_folder, status_error))
     throw TokenizerError("tokenizer folder '" + model_folder.string() + "' does not exist or is not a directory");
 
   const fs::path spiece = model_folder / "spiece.model";
-  if (fs::is_regular_file(spiece)) return std::make_unique<SentencePieceTokenizer>(spiece);
+  if (io::name_exists(spiece)) return std::make_unique<SentencePieceTokenizer>(spiece);
 
   const fs::path vocab = model_folder / "vocab.json";
   const fs::path merges = model_folder / "merges.txt";
-  const bool has_bpe_files = fs::is_regular_file(vocab) && fs::is_regular_file(merges);
+  const bool has_bpe_files = io::name_exists(vocab) && io::name_exists(merges);
 
   const fs::path tokenizer_json = model_folder / "tokenizer.json";
   std::string json_model_type;
-  if (fs::is_regular_file(tokenizer_json)) {
+  if (io::name_exists(tokenizer_json)) {
     const d::Json root = d::read_json_file(tokenizer_json);
     const std::string where = "'" + tokenizer_json.string() + "'";
     json_model_type = d::json_type(d::json_get<d::Json>(root, "model", where), where + " model");
@@ -45,7 +46,7 @@ inline std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& mo
   std::string message = "no supported tokenizer in '" + model_folder.string() +
                         "': looked for spiece.model (SentencePiece), tokenizer.json (model Unigram or BPE), "
                         "or vocab.json + merges.txt (byte-level BPE)";
-  if (!json_model_type.empty()) message += "; its tokenizer.json has model type " + json_model_type;
+  if (!json_model_type.empty()) message += "; its tokenizer.json has model type " + quote(json_model_type);
   throw TokenizerError(message);
 }
 

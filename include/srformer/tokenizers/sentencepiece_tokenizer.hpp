@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "srformer/core/printable.hpp"
+#include "srformer/io/file_checks.hpp"
 #include "srformer/tokenizers/detail/utf8.hpp"
 #include "srformer/tokenizers/tokenizer.hpp"
 
@@ -27,11 +29,11 @@ namespace srformer {
 class SentencePieceTokenizer : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(const std::filesystem::path& model_file) : file_(model_file.string()) {
-    if (!std::filesystem::is_regular_file(model_file))
-      throw FormatError("SentencePiece model '" + file_ + "' does not exist or is not a file");
+    if (const auto problem = io::file_problem(model_file))
+      throw FormatError("SentencePiece model '" + file_ + "' " + *problem);
     const auto status = processor_.Load(file_);
     if (!status.ok())
-      throw FormatError("SentencePiece model '" + file_ + "' cannot be loaded: " + status.ToString());
+      throw FormatError("SentencePiece model '" + file_ + "' cannot be loaded: " + printable(status.ToString()));
     vocab_size_ = processor_.GetPieceSize();
     if (vocab_size_ <= 0) throw FormatError("SentencePiece model '" + file_ + "' has no pieces");
     unk_id_ = processor_.unk_id();
@@ -47,7 +49,7 @@ class SentencePieceTokenizer : public Tokenizer {
     tokenizers::detail::require_valid_utf8(text);
     std::vector<int> ids;
     const auto status = processor_.Encode(text, &ids);
-    if (!status.ok()) throw TokenizerError("SentencePiece ('" + file_ + "') failed to encode: " + status.ToString());
+    if (!status.ok()) throw TokenizerError("SentencePiece ('" + file_ + "') failed to encode: " + printable(status.ToString()));
     return std::vector<TokenId>(ids.begin(), ids.end());
   }
 
@@ -55,7 +57,7 @@ class SentencePieceTokenizer : public Tokenizer {
     tokenizers::detail::require_valid_utf8(text);
     std::vector<std::string> pieces;
     const auto status = processor_.Encode(text, &pieces);
-    if (!status.ok()) throw TokenizerError("SentencePiece ('" + file_ + "') failed to encode: " + status.ToString());
+    if (!status.ok()) throw TokenizerError("SentencePiece ('" + file_ + "') failed to encode: " + printable(status.ToString()));
     return pieces;
   }
 
@@ -67,7 +69,7 @@ class SentencePieceTokenizer : public Tokenizer {
       if (run.empty()) return;
       std::string piece_text;
       const auto status = processor_.Decode(run, &piece_text);
-      if (!status.ok()) throw TokenizerError("SentencePiece ('" + file_ + "') failed to decode: " + status.ToString());
+      if (!status.ok()) throw TokenizerError("SentencePiece ('" + file_ + "') failed to decode: " + printable(status.ToString()));
       text += piece_text;
       run.clear();
     };

@@ -46,8 +46,7 @@ class UnigramTokenizer : public Tokenizer {
       decoder_ = d::MetaspaceOptions(decoder, where + " decoder Metaspace");
       has_decoder_ = true;
     }
-    vocab_size_ = static_cast<Index>(model_.size());
-    for (const auto& token : added_.tokens()) vocab_size_ = std::max<Index>(vocab_size_, token.id + 1);
+    vocab_size_ = added_.vocabulary_size(static_cast<Index>(model_.size()), where);
     for (const TokenId id : prefix_) check_framing_id(id, where);
     for (const TokenId id : suffix_) check_framing_id(id, where);
     pad_id_ = find_token("<pad>");

@@ -27,8 +27,9 @@ inline void check_session_start(const DecoderSession& session, Index batch_size,
 
 inline void check_id_in_vocab(const std::string& option, TokenId id, Index vocab_size) {
   if (id < 0 || id >= vocab_size)
-    throw OptionError("generation option " + option + " = " + std::to_string(id) +
-                      " is outside the model vocabulary (size " + std::to_string(vocab_size) + ")");
+    throw GenerationOptionError(option, "generation option " + option + " = " + std::to_string(id) +
+                                            " is outside the model vocabulary (size " + std::to_string(vocab_size) +
+                                            ")");
 }
 
 inline void check_options_against_vocab(const GenerationOptions& options, Index vocab_size) {

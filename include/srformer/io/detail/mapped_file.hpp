@@ -14,6 +14,7 @@
 #include <string>
 
 #include "srformer/core/error.hpp"
+#include "srformer/io/file_checks.hpp"
 
 namespace srformer::io::detail {
 
@@ -35,7 +36,9 @@ class MappedFile {
 
  private:
   explicit MappedFile(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // Checked before open(): opening a FIFO would block until a writer appears.
+    require_regular_file(path);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) fail(path, "cannot open");
     struct stat info {};
     if (::fstat(fd, &info) != 0) {

@@ -13,6 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
+#include "srformer/core/tensor.hpp"
 #include "srformer/generation/decoder_session.hpp"
 #include "srformer/tokenizers/detail/unicode.hpp"
 
@@ -45,6 +48,23 @@ class AddedVocabulary {
   }
 
   bool empty() const { return tokens_.empty(); }
+
+  /// Size of the whole vocabulary: the model's `model_size` ids and the added tokens.
+  /// Ids are dense, so an added token's id must be below model_size + the number of
+  /// added tokens; FormatError naming `what` and the token otherwise (an id of 2^31 - 1
+  /// would otherwise size tables by a number no file backs).
+  Index vocabulary_size(Index model_size, const std::string& what) const {
+    const Index limit = model_size + static_cast<Index>(tokens_.size());
+    Index size = model_size;
+    for (const AddedToken& token : tokens_) {
+      if (token.id < 0 || token.id >= limit)
+        throw FormatError(what + ": added token '" + printable(token.content) + "' has id " +
+                          std::to_string(token.id) + ", outside the vocabulary the file defines [0, " +
+                          std::to_string(limit) + ")");
+      size = std::max<Index>(size, static_cast<Index>(token.id) + 1);
+    }
+    return size;
+  }
   const std::vector<AddedToken>& tokens() const { return tokens_; }
 
   const AddedToken* find(TokenId id) const {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
 #include "srformer/generation/decoder_session.hpp"
 #include "srformer/tokenizers/detail/utf8.hpp"
 
@@ -31,12 +32,13 @@ class BpeModel {
            const std::vector<std::pair<std::string, std::string>>& merges, TokenId unk_id, bool ignore_merges,
            const std::string& what)
       : ids_(vocab), unk_id_(unk_id), ignore_merges_(ignore_merges) {
-    TokenId max_id = -1;
-    for (const auto& [token, id] : vocab) {
-      if (id < 0) throw FormatError(what + ": token '" + token + "' has a negative id");
-      max_id = std::max(max_id, id);
-    }
-    tokens_.resize(static_cast<std::size_t>(max_id + 1));
+    // Ids are dense, 0 .. size-1: anything else is refused before it sizes the table.
+    const auto size = static_cast<Index>(vocab.size());
+    for (const auto& [token, id] : vocab)
+      if (id < 0 || id >= size)
+        throw FormatError(what + ": token '" + printable(token) + "' has id " + std::to_string(id) +
+                          ", outside the vocabulary the file defines [0, " + std::to_string(size) + ")");
+    tokens_.resize(vocab.size());
     std::vector<bool> used(tokens_.size(), false);
     for (const auto& [token, id] : vocab) {
       if (used[static_cast<std::size_t>(id)]) throw FormatError(what + ": id " + std::to_string(id) + " is used twice");
@@ -48,9 +50,11 @@ class BpeModel {
     for (std::size_t rank = 0; rank < merges.size(); ++rank) {
       const auto& [left, right] = merges[rank];
       const TokenId left_id = find(left), right_id = find(right), merged_id = find(left + right);
-      const std::string where = what + ": merge " + std::to_string(rank) + " ('" + left + "' '" + right + "')";
-      if (left_id < 0 || right_id < 0) throw FormatError(where + " uses a token that is not in the vocabulary");
-      if (merged_id < 0) throw FormatError(where + " makes a token that is not in the vocabulary");
+      const auto where = [&] {
+        return what + ": merge " + std::to_string(rank) + " ('" + printable(left) + "' '" + printable(right) + "')";
+      };
+      if (left_id < 0 || right_id < 0) throw FormatError(where() + " uses a token that is not in the vocabulary");
+      if (merged_id < 0) throw FormatError(where() + " makes a token that is not in the vocabulary");
       merges_.emplace(pair_key(left_id, right_id), Merge{static_cast<std::uint32_t>(rank), merged_id});
     }
   }
@@ -112,7 +116,7 @@ class BpeModel {
       TokenId id = find(character);
       if (id < 0) {
         if (unk_id_ < 0)
-          throw TokenizerError("BPE: character '" + std::string(character) + "' is not in the vocabulary and there is no unk token");
+          throw TokenizerError("BPE: character '" + printable(character) + "' is not in the vocabulary and there is no unk token");
         id = unk_id_;
       }
       const long index = static_cast<long>(symbols.size());

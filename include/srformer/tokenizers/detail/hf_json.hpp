@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
 #include "srformer/generation/decoder_session.hpp"
 #include "srformer/io/json.hpp"
 #include "srformer/tokenizers/detail/added_vocabulary.hpp"
@@ -30,23 +31,9 @@ namespace srformer::tokenizers::detail {
 
 using Json = nlohmann::json;
 
-inline std::string read_text_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw FormatError("cannot open '" + file.string() + "'");
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) throw FormatError("cannot read '" + file.string() + "'");
-  return contents.str();
-}
+inline std::string read_text_file(const std::filesystem::path& file) { return io::read_text_file(file); }
 
-inline Json read_json_file(const std::filesystem::path& file) {
-  const std::string text = read_text_file(file);
-  try {
-    return Json::parse(text);
-  } catch (const Json::exception& e) {
-    throw FormatError("'" + file.string() + "' is not valid JSON: " + e.what());
-  }
-}
+inline Json read_json_file(const std::filesystem::path& file) { return io::read_json_file<Json>(file); }
 
 /// json[key] as T, or FormatError naming the file and key.
 template <typename T>
@@ -55,7 +42,7 @@ T json_get(const Json& json, const char* key, const std::string& what) {
   const Json& value = json.at(key);
   if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
     if (const std::optional<T> number = io::json_number_as<T>(value)) return *number;
-    throw FormatError(what + ": \"" + key + "\" is not a number in range (" + value.dump() + ")");
+    throw FormatError(what + ": \"" + key + "\" is not a number in range (" + io::json_excerpt(value) + ")");
   } else {
     try {
       return value.get<T>();
@@ -84,7 +71,7 @@ inline AddedVocabulary parse_added_tokens(const Json& root, const std::string& w
   for (const Json& entry : list) {
     AddedToken token;
     token.content = json_get<std::string>(entry, "content", what + " added token");
-    const std::string where = what + " added token '" + token.content + "'";
+    const std::string where = what + " added token '" + printable(token.content) + "'";
     token.id = json_get<TokenId>(entry, "id", where);
     token.special = json_get_or<bool>(entry, "special", false, where);
     token.lstrip = json_get_or<bool>(entry, "lstrip", false, where);
@@ -128,11 +115,11 @@ inline void parse_post_processor_into(const Json& processor, Framing& framing, c
         seen_sequence = true;
       } else if (item.contains("SpecialToken")) {
         const auto name = json_get<std::string>(item.at("SpecialToken"), "id", where);
-        if (!specials.contains(name)) throw FormatError(where + ": special token '" + name + "' is not defined");
-        const auto ids = json_get<std::vector<TokenId>>(specials.at(name), "ids", where + " '" + name + "'");
+        if (!specials.contains(name)) throw FormatError(where + ": special token '" + printable(name) + "' is not defined");
+        const auto ids = json_get<std::vector<TokenId>>(specials.at(name), "ids", where + " '" + printable(name) + "'");
         (seen_sequence ? after : before).insert((seen_sequence ? after : before).end(), ids.begin(), ids.end());
       } else {
-        throw FormatError(where + ": unknown template item " + item.dump());
+        throw FormatError(where + ": unknown template item " + io::json_excerpt(item));
       }
     }
     if (!seen_sequence) throw TokenizerError(where + ": the single template has no sequence");
@@ -187,7 +174,7 @@ class Normalizer {
         // The one regex SentencePiece conversions emit: collapse runs of spaces.
         steps_.push_back([content](const std::string& s) { return replace_space_runs(s, content); });
       } else {
-        throw TokenizerError(where + ": pattern " + pattern.dump() + " is not supported");
+        throw TokenizerError(where + ": pattern " + io::json_excerpt(pattern) + " is not supported");
       }
     } else {
       throw TokenizerError(where + ": normalizer type not supported");
@@ -236,7 +223,7 @@ struct MetaspaceOptions {
       if (scheme == "always") prepend = PrependScheme::kAlways;
       else if (scheme == "first") prepend = PrependScheme::kFirst;
       else if (scheme == "never") prepend = PrependScheme::kNever;
-      else throw FormatError(where + ": unknown prepend_scheme '" + scheme + "'");
+      else throw FormatError(where + ": unknown prepend_scheme '" + printable(scheme) + "'");
     } else {
       // Files written before prepend_scheme existed.
       prepend = json_get_or<bool>(spec, "add_prefix_space", true, where) ? PrependScheme::kAlways : PrependScheme::kNever;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
 #include "srformer/generation/decoder_session.hpp"
 #include "srformer/tokenizers/detail/utf8.hpp"
 
@@ -139,7 +140,7 @@ class UnigramModel {
       TokenId id = find(text);
       if (id < 0) {
         if (unk_id_ < 0)
-          throw TokenizerError("Unigram: '" + std::string(text) + "' has no piece and the model has no unk_id");
+          throw TokenizerError("Unigram: '" + printable(text) + "' has no piece and the model has no unk_id");
         id = unk_id_;
       }
       if (id == unk_id_ && byte_fallback_ && append_bytes(text, ids, tokens)) continue;
