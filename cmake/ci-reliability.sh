@@ -24,7 +24,7 @@ export SRFORMER_FUZZ_SECONDS="${SRFORMER_FUZZ_SECONDS:-60}"
 export SRFORMER_LONG_RUN_DOCUMENTS="${SRFORMER_LONG_RUN_DOCUMENTS:-50}"
 # The subset: everything that reads files or text from users (io, model loading
 # errors, our own tokenizers), the pipeline end to end, and the reliability tests.
-asan_tests=(${SRFORMER_ASAN_TESTS:-errors_test fuzz_regressions_test thread_safety_test long_run_test
+asan_tests=(${SRFORMER_ASAN_TESTS:-errors_test fuzz_regressions_test hostile_inputs_test thread_safety_test long_run_test
   safetensors_test model_errors_test byte_level_bpe_tokenizer_test unigram_tokenizer_test
   t5_demo_summaries_test})
 tsan_tests=(${SRFORMER_TSAN_TESTS:-thread_safety_test kernels_test})
@@ -86,7 +86,7 @@ for test in "${tsan_tests[@]}"; do
   fi
 done
 
-stage "fuzzing: 6 targets x ${SRFORMER_FUZZ_SECONDS}s"
+stage "fuzzing: 8 targets x ${SRFORMER_FUZZ_SECONDS}s"
 if bash tests/fuzz/run_fuzzers.sh "$build" "$SRFORMER_FUZZ_SECONDS"; then
   passed=$((passed + 1))
 else

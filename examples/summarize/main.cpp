@@ -78,6 +78,7 @@ struct Flags {
   std::string mode;
   bool fresh_raf = false;
   Index max_input_tokens = 0;
+  std::uint64_t memory_limit_mib = 0;
   std::string prefix;
   // generation
   std::int64_t num_beams = 1, max_new_tokens = 0, min_new_tokens = 0, no_repeat_ngram_size = 0, top_k = 0;
@@ -182,6 +183,7 @@ srformer::SummarizerOptions summarizer_options(const Flags& flags, const CLI::Ap
   srformer::SummarizerOptions options;
   options.attention = attention;
   if (app.count("--max-input-tokens")) options.max_input_tokens = flags.max_input_tokens;
+  if (app.count("--memory-limit")) options.memory_limit_bytes = flags.memory_limit_mib << 20;
   return options;
 }
 
@@ -409,6 +411,10 @@ void add_flags(CLI::App& app, Flags& flags) {
                  "Cut longer inputs to this many tokens, </s> kept (default: tokenizer_config.json's "
                  "model_max_length, else 512 for T5, max_position_embeddings for BART)")
       ->check(CLI::Range(Index{2}, Index{1} << 20));
+  app.add_option("--memory-limit", flags.memory_limit_mib,
+                 "MiB one batch may plan to use (estimated before allocating; a batch or num_beams above it is "
+                 "refused with a message naming it). Default: the machine's memory")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30));
   app.add_option("--prefix", flags.prefix,
                  "Text put before every document (default: the model's, e.g. 'summarize: ' for t5-small)");
 

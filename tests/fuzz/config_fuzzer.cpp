@@ -4,6 +4,7 @@
 // JSON has the keys they read, as a config.json on disk through
 // cross_attention_options_from_config and load_generation_options (task_specific_params). A config that parses must describe a
 // model srformer can size: positive dimensions, heads that divide d_model, ...
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "srformer/io/json.hpp"
 #include "srformer/models/config.hpp"
 #include "srformer/models/load.hpp"
+#include "srformer/nn/relative_position_bias.hpp"
 
 namespace {
 
@@ -25,12 +27,29 @@ void check_config(const srformer::ModelConfig& c) {
   fuzz_require(c.encoder_ffn_dim > 0 && c.decoder_ffn_dim > 0, "positive feed-forward sizes");
   if (c.family == srformer::ModelFamily::Bart)
     fuzz_require(c.head_dim * c.encoder_heads == c.d_model, "BART heads divide d_model");
-  if (c.family == srformer::ModelFamily::T5)
-    fuzz_require(c.relative_attention_num_buckets > 0, "T5 has relative attention buckets");
+  if (c.family == srformer::ModelFamily::T5) {
+    fuzz_require(c.relative_attention_num_buckets >= 4, "T5 has at least 4 relative attention buckets");
+    fuzz_require(c.relative_attention_max_distance > c.relative_attention_num_buckets / 2,
+                 "the bucket formula's log(max_distance / max_exact) is positive");
+    fuzz_require(std::isfinite(c.norm_eps) && c.norm_eps > 0.0f, "layer_norm_epsilon is positive and finite");
+    // The bucket function stays inside the table for every relative position.
+    for (const srformer::Index rel : {srformer::Index{0}, srformer::Index{-1}, srformer::Index{1}, srformer::Index{-7},
+                                      srformer::Index{1000}, srformer::Index{-100000}, srformer::Index{1} << 40})
+      for (const bool bidirectional : {true, false}) {
+        const srformer::Index bucket = srformer::nn::relative_position_bucket(
+            rel, bidirectional, c.relative_attention_num_buckets, c.relative_attention_max_distance);
+        fuzz_require(bucket >= 0 && bucket < c.relative_attention_num_buckets, "bucket index inside the table");
+      }
+  }
+  for (const std::int32_t id : c.eos_token_ids)
+    fuzz_require(id >= 0 && id < c.vocab_size, "eos ids lie in the vocabulary");
+  fuzz_require(c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size, "pad id lies in the vocabulary");
+  fuzz_require(c.decoder_start_token_id >= 0 && c.decoder_start_token_id < c.vocab_size,
+               "decoder start id lies in the vocabulary");
 }
 
-// Loaded generation settings are not validated (callers may still change them),
-// but validating them must only ever throw OptionError.
+// Loaded generation settings are validated on loading (a bad value is a ConfigError
+// naming the file); validating the start token must only ever throw OptionError.
 void check_generation_options(const srformer::GenerationOptions& options) {
   try {
     options.validate();

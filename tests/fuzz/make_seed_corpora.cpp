@@ -142,6 +142,53 @@ void generation_seeds(const fs::path& dir) {
   write_seed(dir, "ones", std::string(128, '\x01'));
 }
 
+// GPT-2's byte alphabet (printable Latin-1 bytes stand for themselves, the others for
+// U+0100...), written out independently of the library.
+std::string byte_symbol(unsigned byte, unsigned& next_extra) {
+  const bool printable = (byte >= 0x21 && byte <= 0x7E) || (byte >= 0xA1 && byte <= 0xAC) || byte >= 0xAE;
+  const unsigned code = printable ? byte : next_extra++;
+  std::string out;
+  if (code < 0x80) {
+    out += static_cast<char>(code);
+  } else {
+    out += static_cast<char>(0xC0 | (code >> 6));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  }
+  return out;
+}
+
+// model_fuzzer: selector byte, config.json, NUL, generation_config.json, NUL, vocab.json.
+void model_seeds(const fs::path& dir, const fs::path& data_dir) {
+  json vocab = json::object();
+  int id = 0;
+  for (const char* special : {"<s>", "<pad>", "</s>", "<unk>"}) vocab[special] = id++;
+  unsigned next_extra = 0x100;
+  for (unsigned byte = 0; byte < 256; ++byte) vocab[byte_symbol(byte, next_extra)] = id++;
+  for (const char* merged : {"\xC4\xA0t", "\xC4\xA0" "a", "he"}) vocab[merged] = id++;
+  const char* const folders[] = {"t5_tiny", "t5v11_tiny", "bart_tiny", "bart_tiny_scaled"};
+  for (unsigned weights = 0; weights < 4; ++weights) {
+    const fs::path folder = data_dir / "hf-tiny" / folders[weights];
+    const std::string config = read_file(folder / "config.json");
+    const std::string generation = read_file(folder / "generation_config.json");
+    for (unsigned attention = 0; attention < 3; ++attention) {
+      const auto selector = static_cast<char>(weights + 4 * attention);
+      const std::string name = std::string(folders[weights]) + "_attention" + std::to_string(attention);
+      write_seed(dir, name, std::string(1, selector) + config + '\0' + generation + '\0' + vocab.dump());
+    }
+    write_seed(dir, std::string(folders[weights]) + "_config_only", std::string(1, static_cast<char>(weights)) + config);
+  }
+}
+
+// jsonl_fuzzer: JSON Lines text; the first byte also sets the read limit.
+void jsonl_seeds(const fs::path& dir) {
+  write_seed(dir, "two_lines",
+             "{\"id\": 1, \"document\": \"#Person1#: Hello.\\n#Person2#: Hi.\"}\n"
+             "{\"document\": \"caf\\u00e9 \\ud83d\\ude00\", \"tags\": [1, {\"a\": null}]}\n");
+  write_seed(dir, "blank_lines", "\n  \n{\"document\": \"x\"}\r\n\n");
+  write_seed(dir, "nested", "{\"document\": \"d\", \"n\": [[[[[[[[]]]]]]]]}\n");
+  write_seed(dir, "odd_first_byte", "#{\"document\": \"limit\"}\n{\"document\": \"second\"}\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,6 +203,8 @@ int main(int argc, char** argv) {
     for (const char* target : {"tokenizer_sentencepiece_fuzzer", "tokenizer_unigram_fuzzer", "tokenizer_bpe_fuzzer"})
       tokenizer_seeds(out / target, data_dir);
     generation_seeds(out / "generation_fuzzer");
+    model_seeds(out / "model_fuzzer", data_dir);
+    jsonl_seeds(out / "jsonl_fuzzer");
   } catch (const std::exception& error) {
     std::cerr << "make_seed_corpora: " << error.what() << '\n';
     return 1;

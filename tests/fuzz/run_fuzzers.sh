@@ -23,7 +23,7 @@ shift $(( $# >= 2 ? 2 : $# ))
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=(safetensors_fuzzer config_fuzzer tokenizer_sentencepiece_fuzzer tokenizer_unigram_fuzzer
-           tokenizer_bpe_fuzzer generation_fuzzer)
+           tokenizer_bpe_fuzzer generation_fuzzer model_fuzzer jsonl_fuzzer)
 fi
 fuzz_dir="$build/tests/fuzz"
 runs="${SRFORMER_FUZZ_RUNS:--1}"

@@ -24,10 +24,6 @@ using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-fs::path t5_tiny() { return testing::data_dir() / "hf-tiny" / "t5_tiny"; }
-fs::path bart_tiny() { return testing::data_dir() / "hf-tiny" / "bart_tiny"; }
-fs::path t5_demo() { return testing::models_dir() / "t5-demo"; }
-
 TEST(Errors, EveryExceptionDerivesFromSrformerError) {
   static_assert(std::is_base_of<std::runtime_error, Error>::value);
   static_assert(std::is_base_of<Error, FormatError>::value);

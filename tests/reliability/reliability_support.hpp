@@ -28,6 +28,11 @@ namespace srformer::reliability {
 
 namespace fs = std::filesystem;
 
+/// The model folders the reliability tests break copies of.
+inline fs::path t5_tiny() { return testing::data_dir() / "hf-tiny" / "t5_tiny"; }
+inline fs::path bart_tiny() { return testing::data_dir() / "hf-tiny" / "bart_tiny"; }
+inline fs::path t5_demo() { return testing::models_dir() / "t5-demo"; }
+
 inline std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

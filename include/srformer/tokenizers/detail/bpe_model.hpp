@@ -51,7 +51,9 @@ class BpeModel {
       const auto& [left, right] = merges[rank];
       const TokenId left_id = find(left), right_id = find(right), merged_id = find(left + right);
       const auto where = [&] {
-        return what + ": merge " + std::to_string(rank) + " ('" + printable(left) + "' '" + printable(right) + "')";
+        // (C++17 lambdas cannot capture the structured bindings themselves.)
+        return what + ": merge " + std::to_string(rank) + " ('" + printable(merges[rank].first) + "' '" +
+               printable(merges[rank].second) + "')";
       };
       if (left_id < 0 || right_id < 0) throw FormatError(where() + " uses a token that is not in the vocabulary");
       if (merged_id < 0) throw FormatError(where() + " makes a token that is not in the vocabulary");
