@@ -179,7 +179,7 @@ inline ModelConfig t5_config(const nlohmann::json& j, const std::string& source)
                       "), got " + std::to_string(c.relative_attention_max_distance));
   if (!(std::isfinite(c.norm_eps) && c.norm_eps > 0.0f))
     throw ConfigError(source + ": 'layer_norm_epsilon' must be a positive finite number, got " +
-                      std::to_string(c.norm_eps));
+                      io::json_excerpt(j.at("layer_norm_epsilon")));
   return c;
 }
 
