@@ -176,6 +176,12 @@ void model_seeds(const fs::path& dir, const fs::path& data_dir) {
       write_seed(dir, name, std::string(1, selector) + config + '\0' + generation + '\0' + vocab.dump());
     }
     write_seed(dir, std::string(folders[weights]) + "_config_only", std::string(1, static_cast<char>(weights)) + config);
+    // Structured mode (selector bit 7): a few byte patterns for the edit drawer.
+    for (unsigned n = 0; n < 4; ++n) {
+      std::string bytes(1, static_cast<char>(0x80 | (weights + 4 * n)));
+      for (unsigned i = 0; i < 48; ++i) bytes += static_cast<char>((i * (2 * n + 3) + weights * 29 + n * 71) & 0xFF);
+      write_seed(dir, std::string(folders[weights]) + "_structured_" + std::to_string(n), bytes);
+    }
   }
 }
 
