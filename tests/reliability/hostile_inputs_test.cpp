@@ -99,10 +99,11 @@ TEST(HostileConfig, SizesAndSpecialIdsAreBoundedByName) {
       {"vocab_size", 4294967296LL}, {"d_model", 1LL << 40},      {"d_kv", 1LL << 40}, {"num_heads", 1LL << 40},
       {"num_layers", 100000},       {"d_ff", 1LL << 40},         {"pad_token_id", 1000},
       {"eos_token_id", 5000},       {"decoder_start_token_id", -1}};
-  for (const auto& [key, value] : cases) {
+  for (const auto& edit : cases) {
+    const std::string& key = edit.first;
     copy.edit_json("config.json", [&](nlohmann::json& j) {
       j = nlohmann::json::parse(read_file(t5_tiny() / "config.json"));
-      j[key] = value;
+      j[edit.first] = edit.second;
     });
     EXPECT_THAT(error_message<ConfigError>([&] { load_model(copy.path()); }), HasSubstr("'" + key + "'")) << key;
   }

@@ -37,14 +37,18 @@ struct BoundedRead {
 /// an endless stream (/dev/zero) costs max_bytes and no more.
 inline BoundedRead read_at_most(std::istream& in, std::uint64_t max_bytes) {
   BoundedRead out;
-  constexpr std::size_t kBlock = std::size_t{1} << 20;
-  std::vector<char> block(kBlock);
+  // Read straight into the string in growing steps (4 KiB doubling to 1 MiB): a small
+  // input costs a small buffer, a large one few reads.
+  std::size_t step = std::size_t{1} << 12;
   while (out.text.size() < max_bytes) {
-    const auto want = static_cast<std::streamsize>(std::min<std::uint64_t>(kBlock, max_bytes - out.text.size()));
-    in.read(block.data(), want);
-    const std::streamsize got = in.gcount();
-    out.text.append(block.data(), static_cast<std::size_t>(got));
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(step, max_bytes - out.text.size()));
+    const std::size_t old_size = out.text.size();
+    out.text.resize(old_size + want);
+    in.read(&out.text[old_size], static_cast<std::streamsize>(want));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    out.text.resize(old_size + got);
     if (got < want) return out;  // end of input (or a read error, which the caller checks on the stream)
+    step = std::min<std::size_t>(step * 2, std::size_t{1} << 20);
   }
   out.more = in.peek() != std::char_traits<char>::eof();
   return out;
