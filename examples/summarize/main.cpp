@@ -69,6 +69,7 @@ struct Flags {
   std::string output_path;
   Index batch_size = 8;
   bool no_progress = false;
+  bool stream = false;
   std::uint64_t max_input_bytes = srformer::io::kDefaultMaxInputBytes;
   // model
   std::string model_dir = SRFORMER_DEFAULT_MODEL_DIR;
@@ -296,6 +297,22 @@ int summarize_text(const Flags& flags, const srformer::Summarizer& summarizer,
     std::fprintf(stderr, "summarize: warning: only the first %llu bytes of %s were read (--max-input-bytes)\n",
                  static_cast<unsigned long long>(limit), terminal_safe(name).c_str());
   g_phase = "summarizing " + name;
+  if (flags.stream) {
+    // Each token's text as soon as it is generated (beam search: once the best beam is final).
+    const srformer::SummaryBatch result = summarizer.summarize(
+        std::vector<std::string>{input.text}, options, [](const srformer::SummaryToken& token) {
+          std::fwrite(token.text.data(), 1, token.text.size(), stdout);
+          std::fflush(stdout);
+          return srformer::TokenAction::Continue;
+        });
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    Truncations truncations;
+    truncations.add(result.summaries.front(), name);
+    truncations.warn(1, summarizer);
+    if (flags.stats) print_stats(result.stats, truncations.documents, srformer::detail::seconds_since(start));
+    return 0;
+  }
   const srformer::SummaryBatch result = summarizer.summarize(std::vector<std::string>{input.text}, options);
   Output output(flags.output_path);
   output.stream() << result.summaries.front().text << '\n';
@@ -368,11 +385,15 @@ void add_flags(CLI::App& app, Flags& flags) {
                                     "Text file to summarize as one document ('-' = standard input). "
                                     "Default: the bundled sample dialogue");
   auto* input = app.add_option("-i,--input", flags.input_path, "Same as the positional INPUT");
+  auto* stream = app.add_flag("--stream", flags.stream,
+                              "Print the summary as it is generated, token by token (one document; with beam "
+                              "search the text comes when the best beam is final)");
   auto* jsonl = app.add_option("--jsonl", flags.jsonl_path,
                                "JSON Lines file ('-' = standard input): one object per line; the summary is "
                                "added to each object and the objects are written as JSON Lines");
   positional->excludes(input);
   jsonl->excludes(positional)->excludes(input);
+  stream->excludes(jsonl);
   app.add_option("--field", flags.field, "JSONL: field holding the document")->capture_default_str();
   app.add_option("--summary-field", flags.summary_field, "JSONL: field the summary is written to")
       ->capture_default_str();
@@ -387,7 +408,8 @@ void add_flags(CLI::App& app, Flags& flags) {
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
   app.add_option("-o,--output", flags.output_path,
                  "Write results to this file instead of standard output (replaced only once complete, so it may "
-                 "be the input file)");
+                 "be the input file)")
+      ->excludes(stream);
 
   // Model and cross-attention.
   app.add_option("-m,--model", flags.model_dir,

@@ -31,6 +31,7 @@
 #include "srformer/generation/logits_processors.hpp"
 #include "srformer/generation/options.hpp"
 #include "srformer/generation/result.hpp"
+#include "srformer/generation/token_callback.hpp"
 
 namespace srformer {
 
@@ -190,12 +191,41 @@ inline bool update_done(BeamInput& input, const std::vector<BeamCandidate>& cand
          all_hit;
 }
 
+/// Reports input `b`'s best hypothesis to `callback`, token by token (see
+/// generation/token_callback.hpp); a stop cuts the hypothesis after the token it
+/// was returned for. Returns true when the callback asked to stop everything.
+inline bool report_best_hypothesis(BeamInput& input, Index b, const TokenCallback& callback) {
+  std::vector<TokenId>& best = input.finished[0];
+  for (std::size_t i = 1; i < best.size(); ++i) {
+    const TokenAction action =
+        callback(GeneratedToken{b, 0, static_cast<Index>(i - 1), best[i], i + 1 == best.size()});
+    if (action == TokenAction::Continue) continue;
+    best.resize(i + 1);
+    return action == TokenAction::StopAll;
+  }
+  return false;
+}
+
+/// An input still searching when everything was stopped keeps its finished
+/// hypotheses; without any, its running beams take their place.
+inline void finish_early(BeamInput& input, const BeamSettings& s, std::int64_t generated) {
+  if (input.finished_flags[0]) return;
+  for (Index k = 0; k < s.num_beams; ++k) {
+    const auto slot = static_cast<std::size_t>(k);
+    input.finished[slot] = input.running[slot];
+    input.finished_scores[slot] = length_normalised(input.running_scores[slot], generated, s.length_penalty);
+  }
+}
+
 }  // namespace detail
 
 /// Beam search over a session holding batch_size * num_beams rows (row r belongs to
 /// input r / num_beams). Returns num_return_sequences sequences per input, best
-/// first, with HF's sequences_scores. do_sample selects beam sampling.
-inline GenerationResult beam_search(DecoderSession& session, Index batch_size, const GenerationOptions& options) {
+/// first, with HF's sequences_scores. do_sample selects beam sampling. `callback`,
+/// when set, sees each input's best hypothesis once its search is done
+/// (generation/token_callback.hpp).
+inline GenerationResult beam_search(DecoderSession& session, Index batch_size, const GenerationOptions& options,
+                                    const TokenCallback& callback = {}) {
   using namespace detail;
   options.validate();
   const Index num_beams = options.num_beams;
@@ -233,6 +263,7 @@ inline GenerationResult beam_search(DecoderSession& session, Index batch_size, c
   std::vector<TokenId> tokens(static_cast<std::size_t>(batch_size * num_beams), start);
   std::vector<float> accumulated(static_cast<std::size_t>(num_beams * vocab));
   std::int64_t current_length = 1;  // decoder tokens per running beam (HF's cur_len)
+  bool stop_all = false;
 
   for (Index step = 0; !active.empty(); ++step, ++current_length) {
     const RowMatrix& logits = session.step(tokens);
@@ -267,7 +298,13 @@ inline GenerationResult beam_search(DecoderSession& session, Index batch_size, c
         still_active.push_back(active[position]);
         for (Index beam : continued) source.push_back(first_row + beam);
         for (const auto& sequence : input.running) tokens.push_back(sequence.back());
+      } else if (callback && !stop_all) {
+        stop_all = report_best_hypothesis(input, active[position], callback);
       }
+    }
+    if (stop_all) {
+      for (Index b : still_active) finish_early(inputs[static_cast<std::size_t>(b)], settings, current_length);
+      break;
     }
     if (still_active.empty()) break;
     session.reorder(source);

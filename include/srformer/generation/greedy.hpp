@@ -17,13 +17,15 @@
 #include "srformer/generation/logits_processors.hpp"
 #include "srformer/generation/options.hpp"
 #include "srformer/generation/result.hpp"
+#include "srformer/generation/token_callback.hpp"
 
 namespace srformer {
 
 namespace detail {
 
 inline GenerationResult decode_single_hypothesis(DecoderSession& session, Index batch_size,
-                                                 const GenerationOptions& options, bool sample) {
+                                                 const GenerationOptions& options, bool sample,
+                                                 const TokenCallback& callback) {
   check_session_start(session, batch_size, 1);
   const Index vocab = session.vocab_size();
   check_options_against_vocab(options, vocab);
@@ -53,13 +55,14 @@ inline GenerationResult decode_single_hypothesis(DecoderSession& session, Index 
   std::vector<TokenId> tokens(static_cast<std::size_t>(rows), start);
   RowVector scores(vocab);
 
+  bool stop_all = false;
   for (Index step = 0; !active.empty(); ++step) {
     const RowMatrix& logits = session.step(tokens);
     check_step_logits(logits, static_cast<Index>(active.size()), vocab, step);
 
     std::vector<Index> kept_rows;     // session rows that continue
     std::vector<Index> still_active;  // their result rows
-    for (std::size_t i = 0; i < active.size(); ++i) {
+    for (std::size_t i = 0; i < active.size() && !stop_all; ++i) {
       const Index row = active[i];
       auto& sequence = result.sequences[static_cast<std::size_t>(row)];
       check_logits_row(logits.row(static_cast<Index>(i)).data(), vocab, row, step);
@@ -76,21 +79,27 @@ inline GenerationResult decode_single_hypothesis(DecoderSession& session, Index 
       }
       sequence.push_back(next);
 
-      const bool finished =
+      bool finished =
           is_one_of(next, options.eos_token_ids) || static_cast<std::int64_t>(sequence.size()) >= max_length;
+      if (callback) {
+        const TokenAction action =
+            callback(GeneratedToken{row / per_input, row % per_input, step, next, finished});
+        if (action == TokenAction::StopAll) stop_all = true;
+        if (action != TokenAction::Continue) finished = true;
+      }
       if (!finished) {
         kept_rows.push_back(static_cast<Index>(i));
         still_active.push_back(row);
       }
     }
-    if (still_active.empty()) break;
+    if (still_active.empty() || stop_all) break;
     if (still_active.size() != active.size()) session.reorder(kept_rows);
     active = std::move(still_active);
     tokens.clear();
     for (Index row : active) tokens.push_back(result.sequences[static_cast<std::size_t>(row)].back());
   }
 
-  // Rows only end early on eos, so a fill token exists whenever padding is needed.
+  // Rows end early on eos (or a callback's stop): the fill token is pad, else eos, else the start token.
   const std::optional<TokenId> pad = options.resolved_pad_token_id();
   pad_to_common_length(result, pad ? *pad : start);
   return result;
@@ -100,7 +109,9 @@ inline GenerationResult decode_single_hypothesis(DecoderSession& session, Index 
 
 /// Greedy decoding (argmax after the logits processors). The session holds
 /// batch_size rows, one per input. do_sample and num_return_sequences are ignored.
-inline GenerationResult greedy_search(DecoderSession& session, Index batch_size, const GenerationOptions& options) {
+/// `callback`, when set, sees every token as it is chosen (generation/token_callback.hpp).
+inline GenerationResult greedy_search(DecoderSession& session, Index batch_size, const GenerationOptions& options,
+                                      const TokenCallback& callback = {}) {
   GenerationOptions greedy = options;
   greedy.do_sample = false;
   greedy.num_return_sequences = 1;
@@ -108,21 +119,22 @@ inline GenerationResult greedy_search(DecoderSession& session, Index batch_size,
     throw OptionError("greedy_search: generation option num_beams = " + std::to_string(greedy.num_beams) +
                       " must be 1 (use beam_search)");
   greedy.validate();
-  return detail::decode_single_hypothesis(session, batch_size, greedy, false);
+  return detail::decode_single_hypothesis(session, batch_size, greedy, false, callback);
 }
 
 /// Multinomial sampling after the processors and the warpers (temperature, top-k,
 /// top-p). The session holds batch_size rows; for num_return_sequences > 1 each row is
 /// repeated through DecoderSession::reorder. Seeded by options.seed (std::mt19937_64:
 /// reproducible, but not the same draws as PyTorch).
-inline GenerationResult sample_search(DecoderSession& session, Index batch_size, const GenerationOptions& options) {
+inline GenerationResult sample_search(DecoderSession& session, Index batch_size, const GenerationOptions& options,
+                                      const TokenCallback& callback = {}) {
   GenerationOptions sampling = options;
   sampling.do_sample = true;
   if (sampling.num_beams != 1)
     throw OptionError("sample_search: generation option num_beams = " + std::to_string(sampling.num_beams) +
                       " must be 1 (use beam_search for beam sampling)");
   sampling.validate();
-  return detail::decode_single_hypothesis(session, batch_size, sampling, true);
+  return detail::decode_single_hypothesis(session, batch_size, sampling, true, callback);
 }
 
 }  // namespace srformer

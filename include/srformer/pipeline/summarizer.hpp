@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <new>
@@ -29,6 +30,7 @@
 #include "srformer/generation/options_loading.hpp"
 #include "srformer/generation/detail/session_checks.hpp"
 #include "srformer/generation/search.hpp"
+#include "srformer/generation/token_callback.hpp"
 #include "srformer/models/config.hpp"
 #include "srformer/models/load.hpp"
 #include "srformer/models/seq2seq_model.hpp"
@@ -119,6 +121,23 @@ struct SummaryBatch {
   std::vector<Summary> summaries;
   SummaryStats stats;
 };
+
+/// One generated token of a summary with the text it adds, for streaming.
+struct SummaryToken {
+  Index document = 0;  ///< index of the document in the call
+  Index step = 0;      ///< 0 for the summary's first token
+  TokenId token_id = 0;
+  /// Text this token adds to the summary. Empty while a character is incomplete (a
+  /// byte-level token may hold part of one) or for a special token; the pieces of a
+  /// document, joined, are its Summary::text.
+  std::string text;
+  bool is_last = false;  ///< the summary ends with this token
+};
+
+/// Called once per generated token (beam search: for the best hypothesis once it is
+/// final); its TokenAction can stop the document's summary or the whole call
+/// (generation/token_callback.hpp).
+using SummaryCallback = std::function<TokenAction(const SummaryToken&)>;
 
 namespace detail {
 
@@ -231,8 +250,42 @@ class Summarizer {
     return summarize(std::vector<std::string>(documents), options);
   }
 
-  /// Summarizes `documents` as one batch (padded to the longest input).
+  /// Summarizes `documents` as one batch (padded to the longest input). `callback`,
+  /// when set, sees every generated token with the text it adds (streaming), and may
+  /// stop a summary, or all of them, early; a stopped summary holds what was generated.
+  SummaryBatch summarize(const std::vector<std::string>& documents, const GenerationOptions& options,
+                         const SummaryCallback& callback) const {
+    std::vector<std::vector<TokenId>> generated(documents.size());
+    std::vector<std::string> emitted(documents.size());  // text reported so far, per document
+    const TokenCallback on_token = [&](const GeneratedToken& token) {
+      const auto document = static_cast<std::size_t>(token.batch_row);
+      std::vector<TokenId>& ids = generated[document];
+      ids.push_back(token.token_id);
+      // Decoding the whole prefix keeps the pieces equal to the final text (SentencePiece
+      // spacing, byte-level characters spread over tokens); summaries are short.
+      const std::string text = tokenizer_->decode(ids, /*skip_special_tokens=*/true);
+      SummaryToken piece{token.batch_row, token.step, token.token_id, {}, token.is_last};
+      const bool incomplete = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+      // Decoding a longer prefix does not change text already reported (SentencePiece
+      // and byte-level BPE are prefix-stable once characters are complete).
+      std::string& reported = emitted[document];
+      if ((!incomplete || token.is_last) && text.size() > reported.size() &&
+          text.compare(0, reported.size(), reported) == 0) {
+        piece.text = text.substr(reported.size());
+        reported = text;
+      }
+      return callback(piece);
+    };
+    return summarize_impl(documents, options, callback ? on_token : TokenCallback{});
+  }
+
   SummaryBatch summarize(const std::vector<std::string>& documents, const GenerationOptions& options) const {
+    return summarize_impl(documents, options, {});
+  }
+
+ private:
+  SummaryBatch summarize_impl(const std::vector<std::string>& documents, const GenerationOptions& options,
+                              const TokenCallback& on_token) const {
     using Clock = std::chrono::steady_clock;
     options.validate();
     if (options.num_return_sequences != 1)
@@ -293,7 +346,7 @@ class Summarizer {
     std::unique_ptr<DecoderSession> session;
     try {
       session = model_->start_decoding(encoded, std::move(memory_rows), options.resolved_max_length());
-      result = generate(*session, batch, options);
+      result = generate(*session, batch, options, on_token);
     } catch (const std::bad_alloc&) {
       throw ResourceError("out of memory while decoding " + what + " with num_beams = " + std::to_string(beams) +
                           (session ? " after " + std::to_string(session->position()) + " tokens" : std::string()) +
@@ -317,7 +370,6 @@ class Summarizer {
     return out;
   }
 
- private:
   struct TokenizedInput {
     std::vector<TokenId> ids;
     bool truncated = false;
