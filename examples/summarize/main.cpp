@@ -297,26 +297,23 @@ int summarize_text(const Flags& flags, const srformer::Summarizer& summarizer,
     std::fprintf(stderr, "summarize: warning: only the first %llu bytes of %s were read (--max-input-bytes)\n",
                  static_cast<unsigned long long>(limit), terminal_safe(name).c_str());
   g_phase = "summarizing " + name;
+  const std::vector<std::string> documents{input.text};
+  srformer::SummaryBatch result;
   if (flags.stream) {
     // Each token's text as soon as it is generated (beam search: once the best beam is final).
-    const srformer::SummaryBatch result = summarizer.summarize(
-        std::vector<std::string>{input.text}, options, [](const srformer::SummaryToken& token) {
-          std::fwrite(token.text.data(), 1, token.text.size(), stdout);
-          std::fflush(stdout);
-          return srformer::TokenAction::Continue;
-        });
+    result = summarizer.summarize(documents, options, [](const srformer::SummaryToken& token) {
+      std::fwrite(token.text.data(), 1, token.text.size(), stdout);
+      std::fflush(stdout);
+      return srformer::TokenAction::Continue;
+    });
     std::fputc('\n', stdout);
     std::fflush(stdout);
-    Truncations truncations;
-    truncations.add(result.summaries.front(), name);
-    truncations.warn(1, summarizer);
-    if (flags.stats) print_stats(result.stats, truncations.documents, srformer::detail::seconds_since(start));
-    return 0;
+  } else {
+    result = summarizer.summarize(documents, options);
+    Output output(flags.output_path);
+    output.stream() << result.summaries.front().text << '\n';
+    output.finish();
   }
-  const srformer::SummaryBatch result = summarizer.summarize(std::vector<std::string>{input.text}, options);
-  Output output(flags.output_path);
-  output.stream() << result.summaries.front().text << '\n';
-  output.finish();
   Truncations truncations;
   truncations.add(result.summaries.front(), name);
   truncations.warn(1, summarizer);

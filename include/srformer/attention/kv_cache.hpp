@@ -9,6 +9,12 @@
 
 namespace srformer::attention {
 
+/// Positions a decoder's self-attention cache allocates up front, at most: a caller's
+/// expected length is only a hint (max_new_tokens may be 10^9 while summaries end after
+/// ~100 tokens), and the cache doubles as decoding proceeds, so memory follows the
+/// tokens actually generated.
+inline constexpr Index kMaxInitialCachePositions = 256;
+
 class KVCache {
  public:
   KVCache() = default;

@@ -43,6 +43,16 @@ inline std::size_t printable_utf8_length(std::string_view text, std::size_t i) {
   return length;
 }
 
+/// `position` moved back to the start of the UTF-8 character it falls in (at most 3
+/// continuation bytes), so that cutting `text` there splits no character.
+inline std::size_t character_start_at_or_before(std::string_view text, std::size_t position) {
+  for (int back = 0; back < 3 && position > 0 && position < text.size() &&
+                     (static_cast<unsigned char>(text[position]) & 0xC0) == 0x80;
+       ++back)
+    --position;
+  return position;
+}
+
 }  // namespace detail
 
 /// `text` with every byte that is not part of a printable UTF-8 character written as
@@ -75,8 +85,7 @@ inline std::string printable(std::string_view text, bool escape_backslash = true
 /// (at a character boundary) with the number of bytes left out.
 inline std::string quote(std::string_view text, std::size_t max_bytes = 200) {
   if (text.size() <= max_bytes) return "'" + printable(text) + "'";
-  std::size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+  const std::size_t cut = detail::character_start_at_or_before(text, max_bytes);
   return "'" + printable(text.substr(0, cut)) + "'... (" + std::to_string(text.size() - cut) + " more bytes)";
 }
 

@@ -96,15 +96,8 @@ inline void apply_generation_settings(GenerationOptions& options, const nlohmann
                                       const std::string& source, GenerationOptionSources* sources = nullptr) {
   using namespace detail;
   if (!settings.is_object()) throw ConfigError(source + ": expected a JSON object, got " + io::json_excerpt(settings));
-  static const char* const kFields[] = {
-      "max_new_tokens", "max_length", "min_new_tokens", "decoder_start_token_id", "bos_token_id", "pad_token_id",
-      "forced_bos_token_id", "eos_token_id", "forced_eos_token_id", "min_length", "num_beams", "num_return_sequences",
-      "length_penalty", "early_stopping", "do_sample", "no_repeat_ngram_size", "repetition_penalty", "temperature",
-      "top_k", "top_p"};
-  if (sources)
-    for (const char* field : kFields)
-      if (settings.contains(field)) (*sources)[field] = source;
   for (const auto& [key, v] : settings.items()) {
+    if (sources) (*sources)[key] = source;  // keys that are not generation fields are never looked up
     const bool null = v.is_null();
     if (key == "max_new_tokens") {
       options.max_new_tokens = null ? std::nullopt : std::optional<std::int64_t>(json_integer(source, key, v));

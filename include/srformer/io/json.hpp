@@ -83,8 +83,7 @@ template <class Json>
 std::string json_excerpt(const Json& value, std::size_t max_bytes = 120) {
   const std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (text.size() <= max_bytes) return printable(text);
-  std::size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  const std::size_t cut = srformer::detail::character_start_at_or_before(text, max_bytes);
   return printable(std::string_view(text).substr(0, cut)) + "... (" + std::to_string(text.size() - cut) +
          " more bytes)";
 }

@@ -203,12 +203,6 @@ class EncoderDecoder {
     return out;
   }
 
-  /// Self-attention cache positions allocated up front, at most: a caller's expected
-  /// length is only a hint (max_new_tokens may be 10^9 while summaries end after ~100
-  /// tokens), and the cache doubles as decoding proceeds, so memory follows the tokens
-  /// actually generated.
-  static constexpr Index kMaxInitialCachePositions = 256;
-
   /// A fresh decoding state: hypothesis r reads encoder row memory_rows[r].
   State start(const Encoded& encoded, std::vector<Index> memory_rows, Index expected_length = 64) const {
     const ModelConfig& c = config();
@@ -219,7 +213,7 @@ class EncoderDecoder {
     State state;
     state.rows = static_cast<Index>(memory_rows.size());
     state.memory_row = std::move(memory_rows);
-    const Index capacity = std::clamp<Index>(expected_length, 1, kMaxInitialCachePositions);
+    const Index capacity = std::clamp<Index>(expected_length, 1, attention::kMaxInitialCachePositions);
     state.self_cache.resize(weights_->decoder_layers.size());
     for (auto& cache : state.self_cache) cache.reset(state.rows, capacity, c.decoder_heads * c.head_dim);
     state.cross_state.resize(weights_->decoder_layers.size());

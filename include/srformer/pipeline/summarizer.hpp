@@ -24,8 +24,10 @@
 #include <nlohmann/json.hpp>
 
 #include "srformer/attention/flop_counter.hpp"
+#include "srformer/attention/kv_cache.hpp"
 #include "srformer/attention/options.hpp"
 #include "srformer/core/error.hpp"
+#include "srformer/core/printable.hpp"
 #include "srformer/generation/options.hpp"
 #include "srformer/generation/options_loading.hpp"
 #include "srformer/generation/detail/session_checks.hpp"
@@ -320,8 +322,8 @@ class Summarizer {
     const std::uint64_t encode_bytes =
         detail::estimate_encode_bytes(model_->config(), model_->attention_options(), batch, longest);
     check_memory(encode_bytes, "encoding " + what, "summarize fewer documents at a time");
-    const Index rows = batch * beams;  // both bounded: documents are in memory, num_beams checked below
-    const Index cache_positions = std::min<Index>(options.resolved_max_length(), 256);
+    const Index rows = batch * beams;  // no overflow: documents are in memory, validate() bounds num_beams
+    const Index cache_positions = std::min<Index>(options.resolved_max_length(), attention::kMaxInitialCachePositions);
     check_memory(detail::saturating_add(encode_bytes, detail::estimate_decode_bytes(model_->config(),
                                                                                     model_->attention_options(),
                                                                                     rows, cache_positions)),
@@ -385,10 +387,7 @@ class Summarizer {
     TokenizedInput input;
     std::string_view kept(document);
     if (static_cast<Index>(kept.size()) > max_document_bytes_) {
-      std::size_t cut = static_cast<std::size_t>(max_document_bytes_);
-      // Not inside a UTF-8 character (at most 3 continuation bytes to step back over).
-      for (int back = 0; back < 3 && cut > 0 && (static_cast<unsigned char>(document[cut]) & 0xC0) == 0x80; ++back)
-        --cut;
+      const std::size_t cut = detail::character_start_at_or_before(document, static_cast<std::size_t>(max_document_bytes_));
       kept = kept.substr(0, cut);
       input.bytes_dropped = static_cast<Index>(document.size() - cut);
       input.truncated = true;
