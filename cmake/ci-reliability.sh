@@ -49,7 +49,7 @@ fi
 stage "configure $build (clang, address,undefined, fuzzers)"
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DSRFORMER_SANITIZE=address,undefined -DSRFORMER_BUILD_FUZZERS=ON \
-  -DSRFORMER_BUILD_BENCHMARKS=OFF -DSRFORMER_BUILD_EXAMPLES=OFF -DSRFORMER_INSTALL=OFF >/dev/null
+  -DSRFORMER_BUILD_BENCHMARKS=OFF -DSRFORMER_BUILD_EXAMPLES=OFF -DSRFORMER_INSTALL=OFF -DSRFORMER_BUILD_PYTHON=OFF >/dev/null
 
 stage "build ${#asan_tests[@]} test executables and the fuzzers"
 cmake --build "$build" -j"$jobs" --target "${asan_tests[@]}" fuzzers
@@ -74,7 +74,7 @@ done
 tsan_build="${build}-tsan"
 stage "configure and build $tsan_build (clang, thread): ${tsan_tests[*]}"
 CC=clang CXX=clang++ cmake -S . -B "$tsan_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRFORMER_SANITIZE=thread \
-  -DSRFORMER_BUILD_BENCHMARKS=OFF -DSRFORMER_BUILD_EXAMPLES=OFF -DSRFORMER_INSTALL=OFF >/dev/null
+  -DSRFORMER_BUILD_BENCHMARKS=OFF -DSRFORMER_BUILD_EXAMPLES=OFF -DSRFORMER_INSTALL=OFF -DSRFORMER_BUILD_PYTHON=OFF >/dev/null
 cmake --build "$tsan_build" -j"$jobs" --target "${tsan_tests[@]}"
 for test in "${tsan_tests[@]}"; do
   stage "TSan: $test"

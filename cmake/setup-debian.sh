@@ -18,6 +18,17 @@ packages=(
   libgtest-dev        # tests
   libbenchmark-dev    # benchmarks
   libcli11-dev        # command line of the examples
+  # Python binding (python/) and its tests; the Dask example
+  python3-dev         # Python headers for the extension
+  python3-pybind11    # C++ <-> Python binding
+  python3-numpy       # arrays in and out of the binding
+  python3-pytest      # tests/python
+  python3-setuptools  # pip install ./python (offline, --no-build-isolation)
+  python3-wheel
+  python3-pip
+  python3-venv        # the README's install into a virtual environment
+  python3-dask        # examples/python/dask_summarize.py
+  python3-distributed
 )
 
 check_only=0

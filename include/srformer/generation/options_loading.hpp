@@ -23,6 +23,7 @@
 #include "srformer/core/error.hpp"
 #include "srformer/generation/options.hpp"
 #include "srformer/io/json.hpp"
+#include "srformer/models/config.hpp"
 
 namespace srformer {
 
@@ -211,6 +212,29 @@ inline GenerationOptions load_generation_options(const std::string& model_dir,
     throw_loaded_option_error(error, *sources, (has_generation ? generation_path : config_path).string());
   }
   return options;
+}
+
+/// Sets the special tokens generation needs that no generation file gave
+/// (decoder_start_token_id, eos_token_id, pad_token_id) from config.json's model
+/// settings, as HF's generate() falls back to the model config. `sources`, when
+/// given, records config.json as the source of each value set.
+inline void fill_missing_special_tokens(GenerationOptions& options, const ModelConfig& config,
+                                        GenerationOptionSources* sources = nullptr) {
+  const auto from_config = [&](const char* option) {
+    if (sources) (*sources)[option] = config.source;
+  };
+  if (!options.decoder_start_token_id && config.decoder_start_token_id >= 0) {
+    options.decoder_start_token_id = config.decoder_start_token_id;
+    from_config("decoder_start_token_id");
+  }
+  if (options.eos_token_ids.empty() && !config.eos_token_ids.empty()) {
+    options.eos_token_ids = config.eos_token_ids;
+    from_config("eos_token_id");
+  }
+  if (!options.pad_token_id && config.pad_token_id >= 0) {
+    options.pad_token_id = config.pad_token_id;
+    from_config("pad_token_id");
+  }
 }
 
 }  // namespace srformer

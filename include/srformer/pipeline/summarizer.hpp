@@ -223,6 +223,7 @@ class Summarizer {
   const Seq2SeqModel& model() const { return *model_; }
   std::shared_ptr<const Seq2SeqModel> shared_model() const { return model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
+  std::shared_ptr<const Tokenizer> shared_tokenizer() const { return tokenizer_; }
   Index max_input_tokens() const { return max_input_tokens_; }
   /// Longest document prefix (bytes) that is tokenized; see SummarizerOptions.
   Index max_document_bytes() const { return max_document_bytes_; }
@@ -408,26 +409,6 @@ class Summarizer {
       input.truncated = true;
     }
     return input;
-  }
-
-  /// generation_config.json may omit ids that config.json has (older checkpoints).
-  static void fill_missing_special_tokens(GenerationOptions& options, const ModelConfig& config,
-                                          GenerationOptionSources* sources = nullptr) {
-    const auto from_config = [&](const char* option) {
-      if (sources) (*sources)[option] = config.source;
-    };
-    if (!options.decoder_start_token_id && config.decoder_start_token_id >= 0) {
-      options.decoder_start_token_id = config.decoder_start_token_id;
-      from_config("decoder_start_token_id");
-    }
-    if (options.eos_token_ids.empty() && !config.eos_token_ids.empty()) {
-      options.eos_token_ids = config.eos_token_ids;
-      from_config("eos_token_id");
-    }
-    if (!options.pad_token_id && config.pad_token_id >= 0) {
-      options.pad_token_id = config.pad_token_id;
-      from_config("pad_token_id");
-    }
   }
 
   void set_limits(const SummarizerOptions& options) {
