@@ -172,17 +172,19 @@ class ProgressBar {
 
 srformer::SummarizerOptions summarizer_options(const Flags& flags, const CLI::App& app) {
   namespace att = srformer::attention;
-  const srformer::ModelConfig config = srformer::load_model_config(flags.model_dir);
-  att::CrossAttentionOptions attention =
-      att::defaults_for(config.family == srformer::ModelFamily::T5 ? att::ModelFlavor::T5 : att::ModelFlavor::Bart);
-  attention.kind = att::parse_attention_kind(flags.attention);
-  if (app.count("--segment")) attention.segment_size = flags.segment;
-  if (app.count("--gen-len")) attention.gen_len = flags.gen_len;
-  if (app.count("--mode")) attention.semantics = att::parse_semantics(flags.mode);
-  attention.allow_fresh_raf_parameters = flags.fresh_raf;
-
   srformer::SummarizerOptions options;
-  options.attention = attention;
+  // Without attention flags the Summarizer runs what the checkpoint names (or full
+  // attention); each flag given changes one setting of that.
+  if (app.count("--attention") || app.count("--segment") || app.count("--gen-len") || app.count("--mode") ||
+      flags.fresh_raf) {
+    att::CrossAttentionOptions attention = srformer::cross_attention_options_from_config(flags.model_dir);
+    if (app.count("--attention")) attention.kind = att::parse_attention_kind(flags.attention);
+    if (app.count("--segment")) attention.segment_size = flags.segment;
+    if (app.count("--gen-len")) attention.gen_len = flags.gen_len;
+    if (app.count("--mode")) attention.semantics = att::parse_semantics(flags.mode);
+    attention.allow_fresh_raf_parameters = flags.fresh_raf;
+    options.attention = attention;
+  }
   if (app.count("--max-input-tokens")) options.max_input_tokens = flags.max_input_tokens;
   if (app.count("--memory-limit")) options.memory_limit_bytes = flags.memory_limit_mib << 20;
   return options;
@@ -195,7 +197,7 @@ srformer::Summarizer load_summarizer(const Flags& flags, const CLI::App& app) {
     // A checkpoint without SRformer parameters: the library names its own option,
     // say which flag that is here.
     const std::string message = e.what();
-    if (flags.attention == "srformer" && !flags.fresh_raf &&
+    if (!flags.fresh_raf &&
         message.find("allow_fresh_raf_parameters") != std::string::npos)
       throw srformer::ConfigError(message + " (in summarize: --fresh-raf)");
     throw;
@@ -414,10 +416,12 @@ void add_flags(CLI::App& app, Flags& flags) {
                  "tokenizer.json / vocab.json+merges.txt). Default: the bundled demo model")
       ->capture_default_str()
       ->check(CLI::ExistingDirectory);
-  app.add_option("--attention", flags.attention, "Cross-attention: full, segmented or srformer")
-      ->capture_default_str()
+  app.add_option("--attention", flags.attention,
+                 "Cross-attention: full, segmented or srformer (default: what the checkpoint's config.json names, "
+                 "else full)")
       ->check(CLI::IsMember({"full", "segmented", "srformer"}));
-  app.add_option("--segment", flags.segment, "Segmented/SRformer: encoder tokens per segment (default T5 64, BART 16)")
+  app.add_option("--segment", flags.segment,
+                 "Segmented/SRformer: encoder tokens per segment (default: the checkpoint's, else T5 64, BART 16)")
       ->check(CLI::Range(Index{1}, srformer::attention::kMaxSegmentSize));
   app.add_option("--gen-len", flags.gen_len, "Segmented/SRformer: decoder length G the segments are spread over (128)")
       ->check(CLI::Range(Index{1}, Index{1} << 30));
@@ -502,6 +506,12 @@ int run(int argc, char** argv) {
       std::fprintf(stderr, "summarize: note: this build has no OpenMP; --threads %d has no effect\n", flags.threads);
     g_phase = "loading the model from '" + flags.model_dir + "'";
     const srformer::Summarizer summarizer = load_summarizer(flags, app);
+    if (summarizer.attention_differs_from_checkpoint()) {
+      const auto& trained = summarizer.checkpoint_attention();
+      std::fprintf(stderr, "summarize: warning: running %s cross-attention on a checkpoint trained with %s\n",
+                   srformer::describe(summarizer.model().attention_options()).c_str(),
+                   trained ? srformer::describe(*trained).c_str() : "full attention");
+    }
     const srformer::GenerationOptions options = generation_options(flags, app, summarizer.default_options());
     if (!flags.jsonl_path.empty()) return summarize_jsonl(flags, summarizer, options);
     return summarize_text(flags, summarizer, options);

@@ -22,8 +22,9 @@ void bind_tokenizers(py::module_& module);
 void bind_models(py::module_& module);
 void bind_generation(py::module_& module);
 
-/// The folder's cross-attention as the caller asked for it: the model family's
-/// defaults (attention::defaults_for), then each argument that is not None.
+/// The folder's cross-attention as the caller asked for it: the checkpoint's (or the
+/// family's defaults, full; cross_attention_options_from_config), then each argument
+/// that is not None.
 attention::CrossAttentionOptions cross_attention_options(const std::string& model_folder,
                                                          const std::optional<std::string>& kind,
                                                          const std::optional<Index>& segment,

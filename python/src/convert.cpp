@@ -148,10 +148,8 @@ attention::CrossAttentionOptions cross_attention_options(const std::string& mode
                                                          const std::optional<Index>& segment,
                                                          const std::optional<std::string>& mode,
                                                          const std::optional<Index>& gen_len, bool fresh_raf) {
-  const ModelConfig config = load_model_config(model_folder);
-  return with_attention_arguments(
-      attention::defaults_for(config.family == ModelFamily::T5 ? attention::ModelFlavor::T5 : attention::ModelFlavor::Bart),
-      kind, segment, mode, gen_len, fresh_raf);
+  return with_attention_arguments(cross_attention_options_from_config(model_folder), kind, segment, mode, gen_len,
+                                  fresh_raf);
 }
 
 py::dict attention_dict(const attention::CrossAttentionOptions& options) {

@@ -185,6 +185,8 @@ void bind_generation(py::module_& module) {
       .def_readonly("input_truncated", &Summary::input_truncated, "Whether the document was cut to the input limit.")
       .def_readonly("document_bytes_dropped", &Summary::document_bytes_dropped,
                     "Bytes at the end of the document never tokenized (max_document_bytes).")
+      .def_readonly("attention_differs_from_checkpoint", &Summary::attention_differs_from_checkpoint,
+                    "The cross-attention used is not the one the checkpoint was trained with.")
       .def("__repr__", &summary_repr);
 
   py::class_<SummaryStats>(module, "SummaryStats", "What a summarize() call cost.")
@@ -242,7 +244,7 @@ void bind_generation(py::module_& module) {
                        std::optional<Index> max_input_tokens, std::optional<Index> gen_len, bool fresh_raf,
                        const std::string& task, std::optional<std::uint64_t> memory_limit_bytes,
                        std::optional<Index> max_document_bytes) {
-             SummarizerOptions options;
+             SummarizerOptions options;  // no attention argument: the checkpoint's
              if (attention || segment || mode || gen_len || fresh_raf)
                options.attention = cross_attention_options(folder.string(), attention, segment, mode, gen_len, fresh_raf);
              options.task = task;
@@ -306,7 +308,17 @@ void bind_generation(py::module_& module) {
                              "Generation defaults (generation_config.json, config.json's task settings).")
       .def_property_readonly(
           "attention", [](const Summarizer& self) { return attention_dict(self.model().attention_options()); },
-          "The cross-attention: kind, segment, gen_len, mode.");
+          "The cross-attention: kind, segment, gen_len, mode.")
+      .def_property_readonly(
+          "checkpoint_attention",
+          [](const Summarizer& self) -> py::object {
+            const auto& trained = self.checkpoint_attention();
+            return trained ? py::object(attention_dict(*trained)) : py::object(py::none());
+          },
+          "The cross-attention the checkpoint's config.json says it was trained with; None for a plain "
+          "checkpoint (full attention).")
+      .def_property_readonly("attention_differs_from_checkpoint", &Summarizer::attention_differs_from_checkpoint,
+                             "Whether the model runs another cross-attention than the checkpoint was trained with.");
 }
 
 }  // namespace srformer::python

@@ -177,10 +177,10 @@ namespace srformer {
 namespace {
 
 TEST(CrossAttentionFromConfig, FolderPicksPolicyWithoutRecompiling) {
-  // The authors' checkpoint: their split_size, full attention until asked otherwise.
+  // The authors' checkpoint: their split_size, and SRformer (the weights hold RAF parameters).
   const auto official = cross_attention_options_from_config(testing::data_dir() / "srformer-official" / "bart");
   EXPECT_EQ(official.segment_size, 16);
-  EXPECT_EQ(official.kind, attention::AttentionKind::Full);
+  EXPECT_EQ(official.kind, attention::AttentionKind::Srformer);
   EXPECT_EQ(official.flavor, attention::ModelFlavor::Bart);
 
   ModelFolderCopy folder(testing::data_dir() / "srformer-official" / "t5");

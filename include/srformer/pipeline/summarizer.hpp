@@ -46,8 +46,11 @@ namespace srformer {
 
 /// Load-time settings of a Summarizer.
 struct SummarizerOptions {
-  /// Cross-attention of the loaded model. Unset: full attention with the authors'
-  /// defaults for the checkpoint's family (attention::defaults_for).
+  /// Cross-attention of the loaded model. Unset: the one the checkpoint was trained
+  /// with when config.json names it (checkpoint_cross_attention: our "cross_attention"
+  /// block or the SRformer authors' "srformer" block), else full attention with the
+  /// authors' defaults for the family (attention::defaults_for). To change one setting
+  /// of the checkpoint's, start from cross_attention_options_from_config(folder).
   std::optional<attention::CrossAttentionOptions> attention;
   /// config.json task_specific_params entry whose generation settings and prefix
   /// are applied on top of generation_config.json ("" for none).
@@ -89,6 +92,9 @@ struct Summary {
   Index document_bytes_dropped = 0;
   /// Generated tokens after the start token, eos included.
   Index output_tokens = 0;
+  /// The cross-attention used is not the one the checkpoint was trained with
+  /// (Summarizer::attention_differs_from_checkpoint): the summary may be poor.
+  bool attention_differs_from_checkpoint = false;
 };
 
 /// What one summarize() call cost. Documents of one call are processed as one
@@ -179,9 +185,10 @@ class Summarizer {
   /// Loads model, tokenizer and generation defaults from a HuggingFace folder.
   explicit Summarizer(const std::filesystem::path& model_folder, const SummarizerOptions& options = {}) {
     const ModelConfig config = load_model_config(model_folder);
-    const attention::CrossAttentionOptions attention_options = options.attention.value_or(
-        attention::defaults_for(config.family == ModelFamily::T5 ? attention::ModelFlavor::T5
-                                                                 : attention::ModelFlavor::Bart));
+    checkpoint_attention_ = checkpoint_cross_attention(model_folder);
+    knows_checkpoint_ = true;
+    const attention::CrossAttentionOptions attention_options =
+        options.attention ? *options.attention : cross_attention_options_from_config(model_folder);
     model_ = load_model(model_folder, attention_options);
     tokenizer_ = load_tokenizer(model_folder);
     GenerationOptionSources sources;
@@ -224,6 +231,16 @@ class Summarizer {
   std::shared_ptr<const Seq2SeqModel> shared_model() const { return model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   std::shared_ptr<const Tokenizer> shared_tokenizer() const { return tokenizer_; }
+  /// The cross-attention the checkpoint was trained with as its config.json names it;
+  /// nullopt for a plain checkpoint (full attention) and for a Summarizer built from
+  /// parts (whose checkpoint it does not know).
+  const std::optional<attention::CrossAttentionOptions>& checkpoint_attention() const { return checkpoint_attention_; }
+  /// Whether the model runs another cross-attention than the checkpoint was trained with
+  /// (models/load.hpp attention_differs); every Summary carries the flag too. Always
+  /// false for a Summarizer built from parts.
+  bool attention_differs_from_checkpoint() const {
+    return knows_checkpoint_ && attention_differs(model_->attention_options(), checkpoint_attention_);
+  }
   Index max_input_tokens() const { return max_input_tokens_; }
   /// Longest document prefix (bytes) that is tokenized; see SummarizerOptions.
   Index max_document_bytes() const { return max_document_bytes_; }
@@ -368,6 +385,7 @@ class Summarizer {
       // when special tokens are kept.
       const std::vector<TokenId> generated(summary.ids.begin() + 1, summary.ids.end());
       summary.text = tokenizer_->decode(generated, /*skip_special_tokens=*/true);
+      summary.attention_differs_from_checkpoint = attention_differs_from_checkpoint();
       stats.output_tokens += summary.output_tokens;
     }
     return out;
@@ -440,6 +458,8 @@ class Summarizer {
 
   std::shared_ptr<const Seq2SeqModel> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
+  std::optional<attention::CrossAttentionOptions> checkpoint_attention_;
+  bool knows_checkpoint_ = false;  // loaded from a folder (not built from parts)
   GenerationOptions defaults_;
   Index max_input_tokens_ = 512;
   Index max_document_bytes_ = 512 * kDocumentBytesPerToken;
