@@ -29,6 +29,8 @@ packages=(
   python3-venv        # the README's install into a virtual environment
   python3-dask        # examples/python/dask_summarize.py
   python3-distributed
+  python3-torch       # srformer.torch (training, export) and its tests
+  libopenblas0-pthread  # BLAS for torch and numpy (Debian otherwise links the slow reference BLAS)
 )
 
 check_only=0
