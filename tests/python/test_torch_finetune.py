@@ -59,6 +59,10 @@ def test_loss_goes_down_and_the_folder_is_complete(trained: Path):
         assert (trained / name).is_file(), name
     weights = srformer.safetensors.load(trained)
     assert "decoder.block.0.layer.1.EncDecAttention.SNN_kv.weight" in weights
+    # the same tensors as pytorch_model.bin, for the authors' code (transformers 4.11, no safetensors)
+    legacy = torch.load(trained / "pytorch_model.bin")
+    assert set(legacy) == set(weights)
+    assert all(np.array_equal(legacy[name].numpy(), weights[name]) for name in weights)
     assert json.loads((trained / "training_args.json").read_text())["command"].startswith("python3 -m srformer.torch")
 
 

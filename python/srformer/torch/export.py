@@ -9,6 +9,8 @@ The folder holds:
   authors' ``srformer`` block (``split_size``, ``gen_len``) for their tooling;
 * ``model.safetensors``: every parameter, float32, HF names (written by the C++
   writer through :mod:`srformer.safetensors`);
+* ``pytorch_model.bin`` (unless ``pytorch_bin=False``): the same tensors for loaders that
+  predate safetensors — the SRformer authors' code is a fork of transformers 4.11;
 * the tokenizer and generation files of the source folder, copied.
 
 The folder is assembled next to the destination and renamed into place, so a failed
@@ -80,6 +82,7 @@ def export_folder(
     overwrite: bool = False,
     metadata: Optional[Mapping[str, str]] = None,
     extra_files: Optional[Mapping[str, str]] = None,
+    pytorch_bin: bool = True,
 ) -> Path:
     """Writes ``state`` (a model's ``state_dict()``) as a model folder at ``out_folder``.
 
@@ -103,7 +106,10 @@ def export_folder(
         with open(staging / "config.json", "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
             f.write("\n")
-        st.save(staging / "model.safetensors", state_dict_arrays(state), {"format": "pt", **dict(metadata or {})})
+        arrays = state_dict_arrays(state)
+        st.save(staging / "model.safetensors", arrays, {"format": "pt", **dict(metadata or {})})
+        if pytorch_bin:
+            torch.save({name: torch.from_numpy(array) for name, array in arrays.items()}, staging / "pytorch_model.bin")
         for name in COPIED_FILES:
             if (source / name).is_file():
                 shutil.copyfile(source / name, staging / name)
