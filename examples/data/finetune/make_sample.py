@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Builds the small fine-tuning sample in this folder from the project's summarization
-corpus (../shared/data/summarization in the workspace that made it), deterministically:
+corpus (its data/summarization folder, passed as CORPUS_DIR), deterministically:
 
     python3 examples/data/finetune/make_sample.py CORPUS_DIR
 

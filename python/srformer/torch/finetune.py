@@ -227,7 +227,9 @@ def attention_options(args: argparse.Namespace, checkpoint: AttentionOptions) ->
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    from .models import Seq2SeqLM  # heavy: after argument checks
+    from .config import checkpoint_cross_attention, load_model_config  # heavy: after argument checks
+    from .loading import read_checkpoint
+    from .models import Seq2SeqLM
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if args.threads > 0:
@@ -244,10 +246,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"finetune: {error}", file=sys.stderr)
         return 1
 
-    checkpoint_model = Seq2SeqLM.from_pretrained(args.model, fresh_raf=True)
-    options = attention_options(args, checkpoint_model.attention_options)
+    # The checkpoint's own attention, from config.json and the tensor names (safetensors
+    # are memory-mapped: no weights are read here), with the flags applied on top.
+    config = load_model_config(args.model)
+    trained = checkpoint_cross_attention(config, set(read_checkpoint(args.model)))
+    options = attention_options(args, trained or AttentionOptions.defaults_for(config.family))
     model = Seq2SeqLM.from_pretrained(args.model, attention=options, fresh_raf=True).to(device)
-    del checkpoint_model
     model.train()
     pad_id = model.config.pad_token_id
 
